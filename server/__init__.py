@@ -1,0 +1,100 @@
+"""Liaison: a CRM inside the mailbox. `create_app(config)` builds the Flask app."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from apiflask import APIFlask
+
+from .config import Config, normalize_database_url
+from .errors import register_error_handlers
+from .extensions import db, migrate
+
+BLUEPRINTS = (
+    "server.health:bp",
+    "server.auth.routes:bp",
+    "server.orgs.routes:bp",
+    "server.records.routes:bp",
+    "server.records.query_routes:bp",
+    "server.records.import_routes:bp",
+    "server.surfaces.web.routes:bp",
+)
+
+
+def _instance_secret(instance_path: str) -> str:
+    """The secret key kept in the instance folder, generated on first run."""
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def _load(dotted: str) -> Any:
+    module_name, attr = dotted.split(":")
+    module = __import__(module_name, fromlist=[attr])
+    return getattr(module, attr)
+
+
+def create_app(config: Config | dict | None = None) -> APIFlask:
+    """The app factory: configuration from the environment unless a config is given."""
+    if config is None:
+        config = Config.from_env()
+    settings = config.as_flask() if isinstance(config, Config) else dict(config)
+    instance_path = os.environ.get("LIAISON_INSTANCE_PATH") or settings.pop("INSTANCE_PATH", None)
+    app = APIFlask(
+        __name__,
+        title="Liaison API",
+        version="0.1.0",
+        spec_path="/api/openapi.json",
+        docs_path="/api/docs",
+        instance_path=os.path.abspath(instance_path) if instance_path else None,
+        instance_relative_config=True,
+        static_folder=str(Path(__file__).resolve().parent.parent / "static"),
+    )
+    app.config.from_mapping(Config().as_flask())
+    app.config.update({k: v for k, v in settings.items() if v is not None})
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+    app.config["SWAGGER_UI_CSS"] = "/static/vendor/swagger-ui/swagger-ui.css"
+    app.config["SWAGGER_UI_BUNDLE_JS"] = "/static/vendor/swagger-ui/swagger-ui-bundle.js"
+    app.config["SWAGGER_UI_STANDALONE_PRESET_JS"] = (
+        "/static/vendor/swagger-ui/swagger-ui-standalone-preset.js"
+    )
+    app.config["DOCS_FAVICON"] = "/static/favicon.svg"
+    app.security_schemes = {
+        "BearerAuth": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A personal API token or a Microsoft identity token.",
+        },
+    }
+
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        app.config["SQLALCHEMY_DATABASE_URI"] = (
+            f"sqlite:///{Path(app.instance_path) / 'liaison.sqlite'}"
+        )
+    app.config["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(
+        app.config["SQLALCHEMY_DATABASE_URI"]
+    )
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
+    from .dbsetup import configure_engine_events
+
+    with app.app_context():
+        configure_engine_events(db.engine)
+
+    register_error_handlers(app)
+    for dotted in BLUEPRINTS:
+        app.register_blueprint(_load(dotted))
+    from . import models  # noqa: F401  (every table registered with the metadata)
+
+    return app

@@ -1,0 +1,1 @@
+"""Identities: Microsoft and Google tokens, personal API tokens, web sessions, roles."""

@@ -1,0 +1,72 @@
+"""Personal API tokens: random, shown once, stored as a SHA-256 hash, revocable."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from sqlalchemy import select
+
+from ..clock import utcnow
+from ..errors import NotFound, ValidationFailed
+from ..extensions import db
+from ..orgs.models import User
+from .models import ApiToken
+
+TOKEN_PREFIX = "lia_"
+
+
+def _hash(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+def create_api_token(user: User, name: str) -> tuple[ApiToken, str]:
+    """Create a token for `user`; returns the row and the plaintext (shown once, never stored)."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationFailed("A token needs a name.", field="name")
+    plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        org_id=user.org_id,
+        user_id=user.id,
+        name=name[:100],
+        prefix=plaintext[:12],
+        token_hash=_hash(plaintext),
+    )
+    db.session.add(token)
+    db.session.commit()
+    return token, plaintext
+
+
+def user_for_api_token(plaintext: str) -> User | None:
+    """The active user a live token belongs to, or None."""
+    row = db.session.execute(
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == _hash(plaintext), ApiToken.revoked_at.is_(None))
+    ).first()
+    if row is None or not row.User.is_active:
+        return None
+    return row.User
+
+
+def list_api_tokens(user: User) -> list[ApiToken]:
+    """The user's tokens, newest first (revoked ones included, marked)."""
+    return list(
+        db.session.scalars(
+            select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())
+        )
+    )
+
+
+def revoke_api_token(user: User, token_id: int) -> ApiToken:
+    """Revoke one of the user's own tokens; another user's token is not found."""
+    token = db.session.scalar(
+        select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user.id)
+    )
+    if token is None:
+        raise NotFound("No such token.", field="token_id")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        db.session.commit()
+    return token

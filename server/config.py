@@ -1,0 +1,70 @@
+"""Settings read from LIAISON_* environment variables; nothing here touches disk or network."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(f"LIAISON_{name}", default)
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = _env(name)
+    if raw is None:
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass
+class Config:
+    """Flask configuration; `from_env()` fills it from the environment, tests pass overrides."""
+
+    SQLALCHEMY_DATABASE_URI: str | None = None  # None: SQLite file in the instance folder
+    SECRET_KEY: str | None = None  # None: generated once and kept in the instance folder
+    BASE_URL: str = "http://127.0.0.1:5000"
+    QUEUE: str = "inline"
+    REDIS_URL: str | None = None
+    # Microsoft identity: tokens are issued by {MS_AUTHORITY}/{tenant}/v2.0
+    MS_AUTHORITY: str = "https://login.microsoftonline.com"
+    MS_CLIENT_ID: str | None = None
+    MS_API_AUDIENCE: str | None = None  # e.g. api://host/<client id>; defaults to MS_CLIENT_ID
+    MS_REQUIRED_SCOPE: str = "access_as_user"
+    # Google identity
+    GOOGLE_CLIENT_ID: str | None = None
+    GOOGLE_CERTS_URL: str = "https://www.googleapis.com/oauth2/v1/certs"
+    GOOGLE_ADDON_SERVICE_ACCOUNT: str | None = None
+    DEMO: bool = False
+    MAX_CONTENT_LENGTH: int = 64 * 1024 * 1024
+    SQLALCHEMY_ENGINE_OPTIONS: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> Config:
+        """Build a Config from LIAISON_* variables."""
+        return cls(
+            SQLALCHEMY_DATABASE_URI=_env("DATABASE_URL"),
+            SECRET_KEY=_env("SECRET_KEY"),
+            BASE_URL=_env("BASE_URL", cls.BASE_URL) or cls.BASE_URL,
+            QUEUE=_env("QUEUE", "inline") or "inline",
+            REDIS_URL=_env("REDIS_URL"),
+            MS_AUTHORITY=_env("MS_AUTHORITY", cls.MS_AUTHORITY) or cls.MS_AUTHORITY,
+            MS_CLIENT_ID=_env("MS_CLIENT_ID"),
+            MS_API_AUDIENCE=_env("MS_API_AUDIENCE"),
+            GOOGLE_CLIENT_ID=_env("GOOGLE_CLIENT_ID"),
+            GOOGLE_CERTS_URL=_env("GOOGLE_CERTS_URL", cls.GOOGLE_CERTS_URL) or cls.GOOGLE_CERTS_URL,
+            GOOGLE_ADDON_SERVICE_ACCOUNT=_env("GOOGLE_ADDON_SERVICE_ACCOUNT"),
+            DEMO=_env_bool("DEMO", False),
+        )
+
+    def as_flask(self) -> dict:
+        """The fields as a plain dict for app.config.update()."""
+        return dict(self.__dict__)
+
+
+def normalize_database_url(url: str) -> str:
+    """Use psycopg 3 for postgres URLs written the common way."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url

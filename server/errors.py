@@ -1,0 +1,143 @@
+"""The service's error hierarchy and the one handler that turns any error into JSON.
+
+Every error body is {"error": {"code": ..., "message": ..., "field": ...}}.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apiflask import APIFlask, HTTPError
+from werkzeug.exceptions import HTTPException
+
+
+class ServiceError(Exception):
+    """Base of errors raised by services; carries an HTTP status and a machine code."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, field: str | None = None, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.extra = extra
+
+
+class BadRequest(ServiceError):
+    status, code = 400, "bad_request"
+
+
+class Unauthorized(ServiceError):
+    status, code = 401, "unauthorized"
+
+
+class Forbidden(ServiceError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(ServiceError):
+    status, code = 404, "not_found"
+
+
+class Conflict(ServiceError):
+    status, code = 409, "conflict"
+
+
+class PayloadTooLarge(ServiceError):
+    status, code = 413, "payload_too_large"
+
+
+class ValidationFailed(ServiceError):
+    status, code = 422, "validation_failed"
+
+
+class ConsentRequired(ServiceError):
+    status, code = 409, "consent_required"
+
+
+class QuotaExceeded(ServiceError):
+    status, code = 429, "quota_exceeded"
+
+
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    429: "too_many_requests",
+    500: "internal_error",
+}
+
+
+def error_body(
+    status: int, message: str, field: str | None = None, code: str | None = None, **extra: Any
+) -> dict:
+    """The JSON body every error response uses."""
+    body = {"code": code or _CODES.get(status, "error"), "message": message, "field": field}
+    body.update(extra)
+    return {"error": body}
+
+
+def _first_validation_problem(detail: Any, path: tuple[str, ...] = ()) -> tuple[str, str] | None:
+    """Find the first (field path, message) in marshmallow's nested error dict."""
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            # APIFlask nests errors under the location ("json", "query", ...); skip it in the path
+            sub = (
+                path
+                if key
+                in {"json", "query", "form", "files", "headers", "path", "view_args", "cookies"}
+                and not path
+                else (*path, str(key))
+            )
+            found = _first_validation_problem(value, sub)
+            if found:
+                return found
+    elif isinstance(detail, list) and detail:
+        if all(isinstance(item, str) for item in detail):
+            return ".".join(path) or None, detail[0]
+        return _first_validation_problem(detail[0], path)
+    elif isinstance(detail, str):
+        return ".".join(path) or None, detail
+    return None
+
+
+def register_error_handlers(app: APIFlask) -> None:
+    """Route every error through one JSON shape."""
+
+    @app.error_processor
+    def _http_error(error: HTTPError):
+        if error.status_code == 422 and error.detail:
+            found = _first_validation_problem(error.detail)
+            if found:
+                field, message = found
+                text = f"{field}: {message}" if field else message
+                return error_body(422, text, field, details=error.detail), 422, error.headers
+        message = error.message or "Error"
+        if error.detail and isinstance(error.detail, str):
+            message = error.detail
+        field = error.extra_data.get("field") if error.extra_data else None
+        return error_body(error.status_code, message, field), error.status_code, error.headers
+
+    @app.errorhandler(ServiceError)
+    def _service_error(error: ServiceError):
+        return error_body(
+            error.status, error.message, error.field, error.code, **error.extra
+        ), error.status
+
+    @app.errorhandler(HTTPException)
+    def _werkzeug_error(error: HTTPException):
+        status = error.code or 500
+        headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+        return error_body(status, error.description or error.name), status, headers
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):
+        app.logger.exception("unhandled error")
+        return error_body(500, "Internal error; it has been logged."), 500

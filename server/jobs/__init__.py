@@ -1,0 +1,1 @@
+"""Background jobs: enqueue(), in-process runner, Celery app."""

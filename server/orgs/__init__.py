@@ -1,0 +1,1 @@
+"""Organizations, users, settings with declared defaults and locks, audit of settings."""

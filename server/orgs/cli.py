@@ -1,0 +1,5 @@
+"""`liaison users ...` (being written)."""
+
+import click
+
+users = click.Group("users", help="Manage users.")

@@ -1,0 +1,1 @@
+"""CRM records: contacts, companies, deals, tickets, custom objects, associations, views."""

@@ -1,0 +1,5 @@
+"""`liaison import ...` (being written)."""
+
+import click
+
+import_group = click.Group("import", help="Import records from CSV.")

@@ -1,0 +1,1 @@
+"""The surfaces: Outlook pane helpers, Gmail add-on cards, web app pages."""

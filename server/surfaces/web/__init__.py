@@ -1,0 +1,1 @@
+"""Web app pages (Jinja) and the demo sign-in."""

@@ -1,0 +1,173 @@
+"""Test harness: every database test runs on SQLite and, when LIAISON_TEST_DATABASE_URL is set,
+on PostgreSQL too (a fresh database is created for the run and dropped after it).
+
+A configured service that cannot be reached fails the run loudly; nothing is skipped silently.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, event, make_url, text
+
+from server import create_app
+from server.extensions import db
+
+PG_URL = os.environ.get("LIAISON_TEST_DATABASE_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+# --- no network beyond this machine -------------------------------------------------------------
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _is_local(address) -> bool:
+    if isinstance(address, (str, bytes)):  # unix socket path
+        return True
+    host = address[0]
+    return host in {"localhost", "::1"} or str(host).startswith("127.")
+
+
+def _guarded_connect(self, address):
+    if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_local(address):
+        raise RuntimeError(f"test tried to reach the network: {address!r}")
+    return _real_connect(self, address)
+
+
+def _guarded_connect_ex(self, address):
+    if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_local(address):
+        raise RuntimeError(f"test tried to reach the network: {address!r}")
+    return _real_connect_ex(self, address)
+
+
+socket.socket.connect = _guarded_connect
+socket.socket.connect_ex = _guarded_connect_ex
+
+
+def pytest_report_header(config):
+    pg = (
+        f"PostgreSQL at {make_url(PG_URL).render_as_string()}"
+        if PG_URL
+        else (
+            "PostgreSQL: not configured (set LIAISON_TEST_DATABASE_URL to run every database test "
+            "on PostgreSQL too)"
+        )
+    )
+    return [f"database backends: {', '.join(BACKENDS)}", pg]
+
+
+# --- databases ------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _postgres_database() -> Iterator[str]:
+    base = make_url(PG_URL).set(drivername="postgresql+psycopg")
+    name = f"liaison_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # loud: a configured database that is not there is a failure
+        pytest.exit(f"LIAISON_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {exc}", 3)
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :n AND pid <> pg_backend_pid()"
+                ),
+                {"n": name},
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+@contextlib.contextmanager
+def database_url_for(backend: str, tmp_dir: Path) -> Iterator[str]:
+    """A fresh, empty database of the given backend for the duration of the block."""
+    if backend == "postgresql":
+        with _postgres_database() as url:
+            yield url
+    else:
+        yield f"sqlite:///{tmp_dir / f'test-{uuid.uuid4().hex[:8]}.sqlite'}"
+
+
+def make_test_app(database_url: str, instance_path: Path, **overrides):
+    """An app configured for tests: given database, own instance folder, fixed secret."""
+    config = {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SECRET_KEY": "test-secret-key",
+        "INSTANCE_PATH": str(instance_path),
+        "BASE_URL": "http://localhost",
+        "SERVER_NAME": None,
+        **overrides,
+    }
+    return create_app(config)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def _app_for_backend(backend, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp(f"app-{backend}")
+    with database_url_for(backend, tmp) as url:
+        app = make_test_app(url, tmp / "instance")
+        with app.app_context():
+            db.create_all()
+        yield app
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def _empty_all_tables() -> None:
+    tables = list(reversed(db.metadata.sorted_tables))
+    if db.engine.dialect.name == "postgresql":
+        names = ", ".join(f'"{t.name}"' for t in tables)
+        db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    else:
+        for table in tables:
+            db.session.execute(table.delete())
+    db.session.commit()
+
+
+@pytest.fixture
+def app(_app_for_backend):
+    """The app with an empty database and an app context pushed for the test."""
+    with _app_for_backend.app_context():
+        yield _app_for_backend
+        db.session.rollback()
+        _empty_all_tables()
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def count_queries(app):
+    """A list that collects every SQL statement run while the test runs."""
+    statements: list[str] = []
+
+    def _record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", _record)
+    yield statements
+    event.remove(db.engine, "before_cursor_execute", _record)
