@@ -86,7 +86,13 @@ def create_app(config: Config | dict | None = None) -> APIFlask:
         app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
+    migrate.init_app(
+        app,
+        db,
+        directory=str(Path(__file__).parent / "migrations"),
+        render_as_batch=True,
+        compare_type=True,
+    )
     from .dbsetup import configure_engine_events
 
     with app.app_context():
