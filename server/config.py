@@ -36,6 +36,13 @@ class Config:
     GOOGLE_CERTS_URL: str = "https://www.googleapis.com/oauth2/v1/certs"
     GOOGLE_ADDON_SERVICE_ACCOUNT: str | None = None
     DEMO: bool = False
+    # Outgoing mail through the org relay, and the domain of our Message-IDs
+    SMTP_HOST: str | None = None
+    SMTP_PORT: int = 587
+    SMTP_USERNAME: str | None = None
+    SMTP_PASSWORD: str | None = None
+    SMTP_SECURITY: str = "starttls"  # starttls | tls | none
+    MAIL_DOMAIN: str = "liaison.localhost"
     MAX_CONTENT_LENGTH: int = 64 * 1024 * 1024
     SQLALCHEMY_ENGINE_OPTIONS: dict = field(default_factory=dict)
 
@@ -55,6 +62,12 @@ class Config:
             GOOGLE_CERTS_URL=_env("GOOGLE_CERTS_URL", cls.GOOGLE_CERTS_URL) or cls.GOOGLE_CERTS_URL,
             GOOGLE_ADDON_SERVICE_ACCOUNT=_env("GOOGLE_ADDON_SERVICE_ACCOUNT"),
             DEMO=_env_bool("DEMO", False),
+            SMTP_HOST=_env("SMTP_HOST"),
+            SMTP_PORT=int(_env("SMTP_PORT", "587") or 587),
+            SMTP_USERNAME=_env("SMTP_USERNAME"),
+            SMTP_PASSWORD=_env("SMTP_PASSWORD"),
+            SMTP_SECURITY=_env("SMTP_SECURITY", "starttls") or "starttls",
+            MAIL_DOMAIN=_env("MAIL_DOMAIN", cls.MAIL_DOMAIN) or cls.MAIL_DOMAIN,
         )
 
     def as_flask(self) -> dict:
