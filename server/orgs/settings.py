@@ -57,7 +57,8 @@ def _one_of(*choices: str) -> Callable[[Any], str]:
     return parse
 
 
-def _email(value: Any) -> str:
+def normalize_email(value: Any) -> str:
+    """A valid email address, lower-cased; ValueError otherwise."""
     if not isinstance(value, str):
         raise ValueError("must be an email address")
     try:
@@ -67,10 +68,11 @@ def _email(value: Any) -> str:
 
 
 def _email_or_none(value: Any) -> str | None:
-    return None if value in (None, "") else _email(value)
+    return None if value in (None, "") else normalize_email(value)
 
 
-def _domain(value: Any) -> str:
+def normalize_domain(value: Any) -> str:
+    """A valid domain name (a leading '@' dropped), lower-cased; ValueError otherwise."""
     if not isinstance(value, str) or not value.strip().lstrip("@"):
         raise ValueError("must be a domain name")
     try:
@@ -118,10 +120,10 @@ _DECLARED = [
     Setting("allow_tracking", True, _bool),
     Setting("apply_default_track", False, _bool, user_facing=False),
     Setting("track_by_default", True, _bool, scope="both"),
-    Setting("never_log_addresses", [], _list_of(_email)),
-    Setting("never_log_domains", [], _list_of(_domain)),
-    Setting("user_never_log_addresses", [], _list_of(_email), scope="user"),
-    Setting("user_never_log_domains", [], _list_of(_domain), scope="user"),
+    Setting("never_log_addresses", [], _list_of(normalize_email)),
+    Setting("never_log_domains", [], _list_of(normalize_domain)),
+    Setting("user_never_log_addresses", [], _list_of(normalize_email), scope="user"),
+    Setting("user_never_log_domains", [], _list_of(normalize_domain), scope="user"),
     Setting("data_privacy", False, _bool),
     Setting("create_contacts_for_unknown", True, _bool),
     Setting("org_address", None, _email_or_none, column="org_address"),
@@ -225,7 +227,10 @@ def daily_quota_per_user(org_id: int) -> int:
 # --- changes, each audited ------------------------------------------------------------------------
 
 
-def _parse(key: str, value: Any, allowed: tuple[str, ...], where: str) -> Any:
+def parse_setting(
+    key: str, value: Any, allowed: tuple[str, ...] = ORG_KEYS, where: str = "organization"
+) -> Any:
+    """The normalized value of one setting; ValidationFailed naming the key when unknown or bad."""
     if key not in allowed:
         raise ValidationFailed(f"Unknown {where} setting {key!r}.", field=key)
     try:
@@ -258,7 +263,7 @@ def set_org_settings(
         if not actor.has_role("super_admin"):
             raise Forbidden("Only a super-admin changes organization settings.")
         org_id = actor.org_id
-    parsed = {key: _parse(key, value, ORG_KEYS, "organization") for key, value in changes.items()}
+    parsed = {key: parse_setting(key, value) for key, value in changes.items()}
     current = _org_values(org_id)
     stored = {
         row.key: row
@@ -287,7 +292,9 @@ def set_org_settings(
 def set_user_settings(user: User, changes: dict[str, Any], actor: User | None = None) -> dict:
     """Change a user's personal defaults; a key the org locks is refused (403, ADM-2). One
     transaction; one audit row per changed key. Returns the new effective settings."""
-    parsed = {key: _parse(key, value, USER_KEYS, "personal") for key, value in changes.items()}
+    parsed = {
+        key: parse_setting(key, value, USER_KEYS, "personal") for key, value in changes.items()
+    }
     org = _org_values(user.org_id)
     locked = locked_keys(org)
     for key in parsed:
