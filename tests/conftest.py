@@ -19,6 +19,8 @@ from sqlalchemy import create_engine, event, make_url, text
 from server import create_app
 from server.extensions import db
 
+pytest_plugins = ["fakes.oidc"]  # the `oidc` fixture: a local OpenID issuer (tests/fakes/oidc.py)
+
 PG_URL = os.environ.get("LIAISON_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
