@@ -1,9 +1,9 @@
 """Who is calling: resolves the request's identity once and checks roles.
 
 Order: `Authorization: Bearer lia_...` (personal API token), `Authorization: Bearer <JWT>`
-(Microsoft identity token from the Outlook pane), then the web session cookie. A request
-authenticated by the session that changes state must carry the session's CSRF token in
-`X-CSRF-Token` (or a form field).
+(a Google ID token when its `iss` is Google's, else a Microsoft identity token from the Outlook
+pane), then the web session cookie. A request authenticated by the session that changes state
+must carry the session's CSRF token in `X-CSRF-Token` (or a form field).
 """
 
 from __future__ import annotations
@@ -14,14 +14,18 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from flask import g, request, session
+import jwt
+from flask import request, session
 
 from ..errors import Forbidden, Unauthorized
 from ..extensions import db
 from ..orgs.models import User
+from .google import GOOGLE_ISSUERS, user_for_google_token
+from .microsoft import user_for_microsoft_token
 from .tokens import TOKEN_PREFIX, user_for_api_token
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_USER_KEY = "liaison.user"
 
 
 def csrf_token() -> str:
@@ -31,14 +35,40 @@ def csrf_token() -> str:
     return session["csrf"]
 
 
+def login_session(user: User) -> None:
+    """Start a web session for `user` (a fresh session: new CSRF token, nothing carried over)."""
+    session.clear()
+    session["user_id"] = user.id
+    session["csrf"] = secrets.token_urlsafe(32)
+    request.environ[_USER_KEY] = user
+
+
+def logout_session() -> None:
+    """End the web session."""
+    session.clear()
+    request.environ.pop(_USER_KEY, None)
+
+
+def _unverified_issuer(token: str) -> str | None:
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.DecodeError as exc:
+        raise Unauthorized(
+            "The bearer token is neither a Liaison API token nor an identity token (JWT).",
+            field="Authorization",
+        ) from exc
+    issuer = claims.get("iss")
+    return issuer if isinstance(issuer, str) else None
+
+
 def _user_from_bearer(token: str) -> User:
     if token.startswith(TOKEN_PREFIX):
         user = user_for_api_token(token)
         if user is None:
             raise Unauthorized("The API token is unknown or revoked.")
         return user
-    from .microsoft import user_for_microsoft_token
-
+    if _unverified_issuer(token) in GOOGLE_ISSUERS:
+        return user_for_google_token(token)
     return user_for_microsoft_token(token)
 
 
@@ -52,15 +82,16 @@ def _user_from_session() -> User | None:
         return None
     if request.method not in SAFE_METHODS:
         sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token") or ""
-        if not hmac.compare_digest(sent, session.get("csrf", "")):
+        expected = session.get("csrf") or ""
+        if not expected or not hmac.compare_digest(sent, expected):
             raise Forbidden("Missing or wrong CSRF token.", field="X-CSRF-Token")
     return user
 
 
 def resolve_user() -> User | None:
     """The authenticated user of this request or None; raises Unauthorized on a bad credential."""
-    if "user" in g:
-        return g.user
+    if _USER_KEY in request.environ:  # once per request (not `g`: an app context can outlive it)
+        return request.environ[_USER_KEY]
     header = request.headers.get("Authorization", "")
     if header:
         scheme, _, token = header.partition(" ")
@@ -69,7 +100,7 @@ def resolve_user() -> User | None:
         user = _user_from_bearer(token.strip())
     else:
         user = _user_from_session()
-    g.user = user
+    request.environ[_USER_KEY] = user
     return user
 
 

@@ -59,11 +59,21 @@ def list_api_tokens(user: User) -> list[ApiToken]:
     )
 
 
-def revoke_api_token(user: User, token_id: int) -> ApiToken:
-    """Revoke one of the user's own tokens; another user's token is not found."""
-    token = db.session.scalar(
-        select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user.id)
+def list_org_api_tokens(org_id: int) -> list[ApiToken]:
+    """Every token of the org's users, newest first (for admins)."""
+    return list(
+        db.session.scalars(
+            select(ApiToken).where(ApiToken.org_id == org_id).order_by(ApiToken.id.desc())
+        )
     )
+
+
+def revoke_api_token(user: User, token_id: int) -> ApiToken:
+    """Revoke one of the user's own tokens (an admin: any token of the org); others: not found."""
+    query = select(ApiToken).where(ApiToken.id == token_id, ApiToken.org_id == user.org_id)
+    if not user.has_role("admin"):
+        query = query.where(ApiToken.user_id == user.id)
+    token = db.session.scalar(query)
     if token is None:
         raise NotFound("No such token.", field="token_id")
     if token.revoked_at is None:
