@@ -1,4 +1,4 @@
-"""Settings over HTTP: who may change what, validation, locks and the audit (ADM-1, ADM-2, ADM-4)."""
+"""Settings over HTTP: who may change what, validation, locks, audit (ADM-1, ADM-2, ADM-4)."""
 
 from factories import ApiClient, make_org, make_user
 
