@@ -38,11 +38,11 @@ def bench(name: str, args: tuple[str, ...]) -> None:
 
 
 def _register_commands() -> None:
-    from .orgs.cli import users
+    from .orgs.cli import orgs, users
     from .records.import_cli import import_group
     from .surfaces.web.demo import demo
 
-    for command in (users, import_group, demo):
+    for command in (orgs, users, import_group, demo):
         main.add_command(command)
 
 

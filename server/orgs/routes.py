@@ -47,7 +47,7 @@ def _user_out(user: User, reps_may_bulk_send: bool) -> dict:
         "role": user.role,
         "time_zone": user.time_zone,
         "is_active": user.is_active,
-        "can_bulk_send": user.is_active and (user.has_role("admin") or reps_may_bulk_send),
+        "can_bulk_send": service.can_bulk_send(user, reps_may_bulk_send),
         "created_at": user.created_at,
         "last_seen_at": user.last_seen_at,
     }

@@ -307,8 +307,13 @@ def count_active_users(org_id: int) -> int:
     )
 
 
-def can_bulk_send(user: User) -> bool:
-    """Bulk sending is a role right (ADM-3): admins and super-admins; reps when the org allows."""
+def can_bulk_send(user: User, reps_may_bulk_send: bool | None = None) -> bool:
+    """Bulk sending is a role right (ADM-3): admins and super-admins; reps when the org allows
+    (pass the org's `reps_may_bulk_send` when already known, to save the look-up)."""
     if not user.is_active:
         return False
-    return user.has_role("admin") or bool(org_setting(user.org_id, "reps_may_bulk_send"))
+    if user.has_role("admin"):
+        return True
+    if reps_may_bulk_send is None:
+        reps_may_bulk_send = bool(org_setting(user.org_id, "reps_may_bulk_send"))
+    return reps_may_bulk_send
