@@ -14,8 +14,9 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
-from ..errors import Forbidden, NotFound, ValidationFailed
+from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
 from .models import EDITIONS, Organization, OrgSetting, SettingsAudit, User, UserSetting
 
@@ -254,6 +255,19 @@ def _audit(actor: User | None, org_id: int, scope: str, target: int | None, key:
     )
 
 
+def _lock(model: type, row_id: int) -> None:
+    """Lock the row (PostgreSQL; SQLite has one writer) so concurrent changes queue up."""
+    db.session.execute(select(model.id).where(model.id == row_id).with_for_update())
+
+
+def _commit() -> None:
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict("The settings changed at the same time; try again.") from None
+
+
 def set_org_settings(
     actor: User | None, changes: dict[str, Any], org_id: int | None = None
 ) -> dict:
@@ -264,6 +278,7 @@ def set_org_settings(
             raise Forbidden("Only a super-admin changes organization settings.")
         org_id = actor.org_id
     parsed = {key: parse_setting(key, value) for key, value in changes.items()}
+    _lock(Organization, org_id)  # one change at a time per org, so old -> new chains (ADM-4)
     current = _org_values(org_id)
     stored = {
         row.key: row
@@ -285,7 +300,7 @@ def set_org_settings(
             db.session.add(OrgSetting(org_id=org_id, key=key, value=new))
         _audit(actor, org_id, "org", None, key, old, new)
         current[key] = new
-    db.session.commit()
+    _commit()
     return current
 
 
@@ -295,6 +310,7 @@ def set_user_settings(user: User, changes: dict[str, Any], actor: User | None = 
     parsed = {
         key: parse_setting(key, value, USER_KEYS, "personal") for key, value in changes.items()
     }
+    _lock(User, user.id)
     org = _org_values(user.org_id)
     locked = locked_keys(org)
     for key in parsed:
@@ -323,7 +339,7 @@ def set_user_settings(user: User, changes: dict[str, Any], actor: User | None = 
         else:
             db.session.add(UserSetting(org_id=user.org_id, user_id=user.id, key=key, value=new))
         _audit(actor or user, user.org_id, "user", user.id, key, old, new)
-    db.session.commit()
+    _commit()
     return effective_settings(user)
 
 
