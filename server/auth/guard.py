@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jwt
+from apiflask import HTTPTokenAuth
 from flask import request, session
 
 from ..errors import Forbidden, Unauthorized
@@ -26,6 +27,12 @@ from .tokens import TOKEN_PREFIX, user_for_api_token
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _USER_KEY = "liaison.user"
+# Only describes the scheme in the OpenAPI document; `auth_required` below does the checking.
+_BEARER_SCHEME = HTTPTokenAuth(
+    scheme="Bearer",
+    name="BearerAuth",
+    description="A personal API token, a Microsoft identity token or a Google ID token.",
+)
 
 
 def csrf_token() -> str:
@@ -123,8 +130,9 @@ def auth_required(*roles: str) -> Callable:
                 raise Forbidden(f"This needs the role {' or '.join(roles)}.")
             return view(*args, **kwargs)
 
-        doc = getattr(inner, "_spec", None) or {}
-        inner._spec = {**doc, "security": [{"BearerAuth": []}]}  # picked up by APIFlask's spec
+        # APIFlask's spec reads `auth`/`roles` (a later @bp.doc would reset a `security` key)
+        inner._spec = {**(getattr(inner, "_spec", None) or {}), "auth": _BEARER_SCHEME}
+        inner._spec["roles"] = list(roles)
         return inner
 
     return wrap

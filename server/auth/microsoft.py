@@ -35,7 +35,7 @@ def _jwks_client() -> jwt.PyJWKClient:
     if cached is None or cached.uri != url:
         cached = jwt.PyJWKClient(
             url,
-            cache_keys=True,
+            cache_keys=False,  # the key set is cached; a key Microsoft withdraws goes with it
             lifespan=current_app.config.get("MS_JWKS_LIFESPAN", 3600),
             cooldown_duration=current_app.config.get("MS_JWKS_REFRESH_COOLDOWN", 30),
             timeout=10,
