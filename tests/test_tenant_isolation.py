@@ -1,0 +1,223 @@
+"""Tenant isolation (Foundation #2, item 8): on every API route with a path parameter, an id of
+another org answers 404 — for every method, as a super-admin (so no role check hides a leak).
+
+The test enumerates the app's URL map, so a route added later is covered without anyone
+remembering to. A path parameter it does not know fails the test: add an object of the other org
+for it to `_make_world` (and, if it is no id, to NON_ID_PARAMS). Request bodies and required query
+parameters are generated from the OpenAPI document, so validation does not answer before the
+route looks the id up; a route whose generated body is refused gets its own entry in BODIES.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from factories import (
+    ApiClient,
+    associate,
+    make_company,
+    make_contact,
+    make_deal,
+    make_org,
+    make_ticket,
+    make_user,
+)
+
+from server.auth.models import ApiToken
+from server.auth.tokens import create_api_token
+from server.extensions import db
+from server.orgs.models import User
+from server.records.models import (
+    Association,
+    Company,
+    Contact,
+    CustomObjectType,
+    CustomRecord,
+    Deal,
+    SavedView,
+    Ticket,
+)
+
+# path parameters that name no object of an org, and the value to put in them
+NON_ID_PARAMS = {"record_type": "contact"}
+# hand-written bodies for routes whose generated body does not pass validation: (method, rule)
+BODIES: dict[tuple[str, str], dict] = {}
+_SKIP_METHODS = {"HEAD", "OPTIONS"}
+
+
+def _import_job(org, user) -> Any:
+    try:
+        from server.records.import_models import ImportJob
+    except ImportError:  # pragma: no cover - only while routes land before their model
+        raise AssertionError(
+            "a route takes import_id but there is no ImportJob model "
+            "(server/records/import_models.py); add an id of another org for import_id"
+        ) from None
+    job = ImportJob(org_id=org.id, created_by_id=user.id, record_type="contact")
+    db.session.add(job)
+    return job
+
+
+def _make_world(org, label: str) -> dict[str, Any]:
+    """One object of each kind in `org`; returns path parameter name -> the object."""
+    admin = make_user(org, role="super_admin")
+    colleague = make_user(org)
+    contact, company = make_contact(org), make_company(org, domains=[f"{label}.example.com"])
+    deal, ticket = make_deal(org), make_ticket(org)
+    custom_type = CustomObjectType(
+        org_id=org.id,
+        name="vehicle",
+        label="Vehicle",
+        plural_label="Vehicles",
+        property_schema=[{"name": "plate", "label": "Plate", "type": "text", "required": False}],
+        display_property="plate",
+    )
+    db.session.add(custom_type)
+    db.session.flush()
+    record = CustomRecord(org_id=org.id, type_id=custom_type.id, properties={"plate": label})
+    view = SavedView(
+        org_id=org.id,
+        owner_id=admin.id,
+        name=f"{label} view",
+        record_type="contact",
+        criteria={"and": []},
+        is_shared=True,
+    )
+    db.session.add_all([record, view])
+    import_job = _import_job(org, admin)
+    db.session.commit()
+    token, _ = create_api_token(colleague, "other token")
+    return {
+        "admin": admin,
+        "contact_id": contact,
+        "company_id": company,
+        "deal_id": deal,
+        "ticket_id": ticket,
+        "type_id": custom_type,
+        "record_id": record,
+        "view_id": view,
+        "token_id": token,
+        "user_id": colleague,
+        "association_id": associate(org, contact, deal),
+        "import_id": import_job,
+    }
+
+
+# --- request bodies from the OpenAPI document ---------------------------------------------------
+
+
+def _resolve(schema: dict, spec: dict) -> dict:
+    while "$ref" in schema:
+        schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    for key in ("allOf", "oneOf", "anyOf"):
+        if key in schema:
+            return _resolve(schema[key][0], spec)
+    return schema
+
+
+def _example(schema: dict, spec: dict) -> Any:
+    """The smallest value the schema accepts (required properties only)."""
+    schema = _resolve(schema, spec)
+    if "example" in schema:
+        return schema["example"]
+    if schema.get("enum"):
+        return next(v for v in schema["enum"] if v is not None)
+    kind = schema.get("type", "object")
+    if isinstance(kind, list):
+        kind = next(k for k in kind if k != "null")
+    if kind == "object":
+        props = schema.get("properties", {})
+        return {name: _example(props.get(name, {}), spec) for name in schema.get("required", [])}
+    if kind == "array":
+        return [_example(schema.get("items", {}), spec) for _ in range(schema.get("minItems", 0))]
+    if kind == "integer":
+        return max(1, schema.get("minimum", 1))
+    if kind == "number":
+        return max(1, schema.get("minimum", 1))
+    if kind == "boolean":
+        return True
+    by_format = {"email": "someone@example.com", "date": "2030-01-02"}
+    if schema.get("format") == "date-time":
+        return "2030-01-02T03:04:05+00:00"
+    return by_format.get(schema.get("format"), "abc" * max(1, schema.get("minLength", 1)))
+
+
+def _request_parts(spec: dict, path: str, method: str) -> tuple[dict | None, dict]:
+    operation = spec["paths"].get(path, {}).get(method.lower(), {})
+    body = None
+    content = operation.get("requestBody", {}).get("content", {})
+    if "application/json" in content:
+        body = _example(content["application/json"]["schema"], spec)
+    query = {
+        p["name"]: _example(p.get("schema", {}), spec)
+        for p in operation.get("parameters", [])
+        if p.get("in") == "query" and p.get("required")
+    }
+    return body, query
+
+
+# --- the test -----------------------------------------------------------------------------------
+
+
+def _variants(params: list[str], own: dict, other: dict) -> list[dict[str, int]]:
+    """Every id of the other org at once, then each one alone among the caller's own ids."""
+    ids = [p for p in params if p not in NON_ID_PARAMS]
+    fixed = {p: NON_ID_PARAMS[p] for p in params if p in NON_ID_PARAMS}
+    variants = [{**fixed, **{p: other[p].id for p in ids}}]
+    if len(ids) > 1:
+        for foreign in ids:
+            variants.append({**fixed, **{p: (other if p == foreign else own)[p].id for p in ids}})
+    return variants
+
+
+def _still_there(world: dict) -> list[str]:
+    db.session.expire_all()
+    models = {
+        "contact_id": Contact, "company_id": Company, "deal_id": Deal, "ticket_id": Ticket,
+        "type_id": CustomObjectType, "record_id": CustomRecord, "view_id": SavedView,
+        "token_id": ApiToken, "user_id": User, "association_id": Association,
+    }  # fmt: skip
+    missing = [
+        name for name, model in models.items() if db.session.get(model, world[name].id) is None
+    ]
+    token = db.session.get(ApiToken, world["token_id"].id)
+    if token is not None and token.revoked_at is not None:
+        missing.append("token_id (revoked)")
+    return missing
+
+
+def test_ids_of_another_org_are_404_on_every_api_route(app, client):
+    own_org, other_org = make_org(name="Mine"), make_org(name="Theirs")
+    own, other = _make_world(own_org, "mine"), _make_world(other_org, "theirs")
+    caller = ApiClient(client, own["admin"])
+    spec = app.spec
+    rules = [r for r in app.url_map.iter_rules() if r.rule.startswith("/api/") and r.arguments]
+    unknown = sorted(
+        {a for r in rules for a in r.arguments if a not in own and a not in NON_ID_PARAMS}
+    )
+    assert not unknown, "".join(f"add an id of another org for {name}\n" for name in unknown)
+
+    failures, checked = [], 0
+    for rule in rules:
+        params = sorted(rule.arguments)
+        if all(p in NON_ID_PARAMS for p in params):
+            continue  # nothing of an org in the path
+        path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+        for method in sorted(rule.methods - _SKIP_METHODS):
+            body, query = _request_parts(spec, path, method)
+            body = BODIES.get((method, rule.rule), body)
+            for values in _variants(params, own, other):
+                url = path.format(**values)
+                kwargs: dict[str, Any] = {"query_string": query}
+                if body is not None:
+                    kwargs["json"] = body
+                response = caller._call(method, url, **kwargs)
+                checked += 1
+                if response.status_code != 404:
+                    failures.append(
+                        f"{method} {url} -> {response.status_code} {response.get_data(True)[:300]}"
+                    )
+    assert not failures, "ids of another org must be 404:\n" + "\n".join(failures)
+    assert checked >= 30
+    assert not _still_there(other), f"another org's objects changed: {_still_there(other)}"
