@@ -91,6 +91,12 @@ def _after(columns: Sequence[Any], values: Sequence[Any]):
     return or_(*clauses)
 
 
+def _python_type(column: Any) -> type:
+    """The Python type of a column's values (through TypeDecorators such as UTCDateTime)."""
+    column_type = column.type
+    return getattr(column_type, "impl", column_type).python_type
+
+
 def paginate(
     stmt: Select,
     key: Sequence[Any],
@@ -103,7 +109,7 @@ def paginate(
     `key_of(item)` returns the item's sort key; by default the attributes named like the columns.
     """
     limit = check_limit(limit)
-    after = decode_cursor(cursor, [column.type.python_type for column in key])
+    after = decode_cursor(cursor, [_python_type(column) for column in key])
     if after is not None:
         stmt = stmt.where(_after(key, after))
     stmt = stmt.order_by(*(column.desc() for column in key)).limit(limit + 1)

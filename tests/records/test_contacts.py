@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 import time_machine
 from factories import (
     ApiClient,
@@ -18,9 +19,11 @@ from factories import (
 from sqlalchemy import func, select
 
 from server.clock import utcnow
+from server.errors import BadRequest
 from server.extensions import db
 from server.records import service
-from server.records.models import Association, ContactEmail
+from server.records.models import Association, Contact, ContactEmail
+from server.records.pagination import encode_cursor, paginate
 
 
 def _rep(client, org=None):
@@ -232,6 +235,26 @@ def test_bad_cursor_is_400_and_bad_limit_is_422(client):
     for limit in (0, 201):
         response = rep.get("/api/contacts", query_string={"limit": limit})
         assert response.status_code == 422 and response.json["error"]["field"] == "limit"
+
+
+def test_pages_can_be_keyed_by_time_then_id(app):
+    org = make_org()
+    with time_machine.travel(utcnow(), tick=False):  # equal times: the id breaks the tie
+        made = [make_contact(org).id for _ in range(3)]
+    later = make_contact(org).id
+    stmt = select(Contact).where(Contact.org_id == org.id)
+    key = [Contact.created_at, Contact.id]
+    seen, cursor = [], None
+    while True:
+        page = paginate(stmt, key, cursor, limit=2)
+        seen += [c.id for c in page.items]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert seen == [later, *reversed(made)]
+    bad = encode_cursor(["not a time", 1])
+    with pytest.raises(BadRequest):
+        paginate(stmt, key, bad)
 
 
 def test_list_runs_a_fixed_number_of_queries(client, count_queries):
