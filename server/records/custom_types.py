@@ -14,7 +14,6 @@ import re
 from typing import Any
 
 from sqlalchemy import delete, false, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from ..clock import utcnow
@@ -24,7 +23,7 @@ from ..orgs.models import User
 from .associations import delete_associations_of
 from .models import RECORD_TYPES, CustomObjectType, CustomRecord
 from .pagination import Page, paginate
-from .record_fields import clean_values, resolve_owner
+from .record_fields import clean_values, resolve_owner, writing
 
 PROPERTY_TYPES = ("text", "number", "date", "datetime", "bool", "enum", "email")
 MAX_PROPERTIES = 100
@@ -153,12 +152,7 @@ def _check_name(org_id: int, name: Any, type_id: int | None) -> str:
     return name
 
 
-def _commit_type() -> None:
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise Conflict("A custom object type of that name exists.", field="name") from None
+_NAME_TAKEN = "A custom object type of that name exists."
 
 
 def create_custom_type(user: User, data: dict) -> CustomObjectType:
@@ -167,51 +161,51 @@ def create_custom_type(user: User, data: dict) -> CustomObjectType:
     name = _check_name(user.org_id, data.get("name"), None)
     label = _label(data.get("label"), "label", default=name.replace("_", " ").title())
     schema = clean_property_schema(data.get("property_schema") or [])
-    object_type = CustomObjectType(
-        org_id=user.org_id,
-        name=name,
-        label=label,
-        plural_label=_label(data.get("plural_label"), "plural_label", default=f"{label}s"),
-        property_schema=schema,
-        display_property=_display_property(schema, data.get("display_property"), None),
-    )
-    db.session.add(object_type)
-    _commit_type()
+    with writing(_NAME_TAKEN, field="name"):
+        object_type = CustomObjectType(
+            org_id=user.org_id,
+            name=name,
+            label=label,
+            plural_label=_label(data.get("plural_label"), "plural_label", default=f"{label}s"),
+            property_schema=schema,
+            display_property=_display_property(schema, data.get("display_property"), None),
+        )
+        db.session.add(object_type)
     return object_type
 
 
 def update_custom_type(user: User, type_id: int, data: dict) -> CustomObjectType:
     """Change a type's name, labels, schema or display property (admins)."""
     _require_admin(user)
-    object_type = get_custom_type(user.org_id, type_id)
-    if "name" in data:
-        object_type.name = _check_name(user.org_id, data["name"], object_type.id)
-    if "label" in data:
-        object_type.label = _label(data["label"], "label")
-    if "plural_label" in data:
-        object_type.plural_label = _label(data["plural_label"], "plural_label")
-    if "property_schema" in data:
-        object_type.property_schema = clean_property_schema(data["property_schema"] or [])
-    object_type.display_property = _display_property(
-        object_type.property_schema, data.get("display_property"), object_type.display_property
-    )
-    _commit_type()
+    with writing(_NAME_TAKEN, field="name"):
+        object_type = get_custom_type(user.org_id, type_id)
+        if "name" in data:
+            object_type.name = _check_name(user.org_id, data["name"], object_type.id)
+        if "label" in data:
+            object_type.label = _label(data["label"], "label")
+        if "plural_label" in data:
+            object_type.plural_label = _label(data["plural_label"], "plural_label")
+        if "property_schema" in data:
+            object_type.property_schema = clean_property_schema(data["property_schema"] or [])
+        object_type.display_property = _display_property(
+            object_type.property_schema, data.get("display_property"), object_type.display_property
+        )
     return object_type
 
 
 def delete_custom_type(user: User, type_id: int) -> None:
     """Delete a type with its records and their associations, in one transaction (admins)."""
     _require_admin(user)
-    object_type = get_custom_type(user.org_id, type_id)
-    record_ids = select(CustomRecord.id).where(CustomRecord.type_id == object_type.id)
-    delete_associations_of(user.org_id, "custom", record_ids)
-    db.session.execute(
-        delete(CustomRecord)
-        .where(CustomRecord.type_id == object_type.id)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.delete(object_type)
-    db.session.commit()
+    with writing():
+        object_type = get_custom_type(user.org_id, type_id)
+        record_ids = select(CustomRecord.id).where(CustomRecord.type_id == object_type.id)
+        delete_associations_of(user.org_id, "custom", record_ids)
+        db.session.execute(
+            delete(CustomRecord)
+            .where(CustomRecord.type_id == object_type.id)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.delete(object_type)
 
 
 # --- records ------------------------------------------------------------------------------------
@@ -261,34 +255,34 @@ def get_custom_record(org_id: int, type_id: int, record_id: int) -> CustomRecord
 def create_custom_record(user: User, type_id: int, data: dict) -> CustomRecord:
     """Create a record of a type: `properties` checked against its schema, `owner_id`."""
     object_type = get_custom_type(user.org_id, type_id)
-    record = CustomRecord(
-        org_id=user.org_id,
-        type_id=object_type.id,
-        owner_id=resolve_owner(user.org_id, data.get("owner_id", user.id)),
-        properties=clean_values(object_type, data.get("properties") or {}),
-    )
-    db.session.add(record)
-    db.session.commit()
+    with writing():
+        record = CustomRecord(
+            org_id=user.org_id,
+            type_id=object_type.id,
+            owner_id=resolve_owner(user.org_id, data.get("owner_id", user.id)),
+            properties=clean_values(object_type, data.get("properties") or {}),
+        )
+        db.session.add(record)
     return record
 
 
 def update_custom_record(user: User, type_id: int, record_id: int, data: dict) -> CustomRecord:
     """Change a record's properties (merged; null unsets) or owner; touches updated_at."""
-    record = get_custom_record(user.org_id, type_id, record_id)
-    if "properties" in data:
-        record.properties = clean_values(
-            record.object_type, data["properties"] or {}, dict(record.properties or {})
-        )
-    if "owner_id" in data:
-        record.owner_id = resolve_owner(user.org_id, data["owner_id"])
-    record.updated_at = utcnow()
-    db.session.commit()
+    with writing():
+        record = get_custom_record(user.org_id, type_id, record_id)
+        if "properties" in data:
+            record.properties = clean_values(
+                record.object_type, data["properties"] or {}, dict(record.properties or {})
+            )
+        if "owner_id" in data:
+            record.owner_id = resolve_owner(user.org_id, data["owner_id"])
+        record.updated_at = utcnow()
     return record
 
 
 def delete_custom_record(user: User, type_id: int, record_id: int) -> None:
     """Delete a record and its associations, in one transaction."""
-    record = get_custom_record(user.org_id, type_id, record_id)
-    delete_associations_of(user.org_id, "custom", [record.id])
-    db.session.delete(record)
-    db.session.commit()
+    with writing():
+        record = get_custom_record(user.org_id, type_id, record_id)
+        delete_associations_of(user.org_id, "custom", [record.id])
+        db.session.delete(record)

@@ -1,18 +1,22 @@
 """Field rules of records (REC-1): for contacts, companies, deals and tickets text lengths,
 enumerations, money, dates, owners and free properties; for custom records their values against
-the type's property schema. Each failure is a 422 naming the field."""
+the type's property schema. Each failure is a 422 naming the field. `writing()` wraps a write so
+that a refused change leaves nothing behind in the session."""
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
-from ..errors import ValidationFailed
+from ..errors import Conflict, ValidationFailed
 from ..extensions import db
 from ..orgs.models import User
 from .addresses import clean_email
@@ -34,6 +38,24 @@ _TEXT = {  # name: (max length, may be null)
     "phone": (50, True), "name": (200, False), "industry": (100, True), "stage": (60, False),
     "subject": (300, False), "description": (100_000, True), "status": (40, False),
 }  # fmt: skip
+
+
+@contextmanager
+def writing(
+    conflict: str = "The change collides with one made at the same moment; try again.",
+    field: str | None = None,
+) -> Iterator[None]:
+    """One write: committed at the end, rolled back on any error (a unique key taken by a
+    concurrent request becomes a 409 with `conflict`)."""
+    try:
+        yield
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict(conflict, field=field) from None
+    except BaseException:
+        db.session.rollback()
+        raise
 
 
 def resolve_owner(org_id: int, owner_id: Any) -> int | None:

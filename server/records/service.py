@@ -11,11 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from ..clock import utcnow
-from ..errors import Conflict, NotFound, ValidationFailed
+from ..errors import NotFound, ValidationFailed
 from ..extensions import db
 from ..orgs.models import User
 from .addresses import (
@@ -28,7 +27,7 @@ from .addresses import (
 from .associations import delete_associations_of
 from .models import Company, CompanyDomain, Contact, ContactEmail, Deal, Ticket
 from .pagination import Page, paginate
-from .record_fields import apply_fields
+from .record_fields import apply_fields, writing
 
 STANDARD_MODELS: dict[str, type] = {
     "contact": Contact,
@@ -132,45 +131,40 @@ def _apply_links(kind: str, record: Any, data: dict, creating: bool) -> None:
         set_domains(record, data.get("domains") or [])
 
 
-def _commit() -> None:
-    try:
-        db.session.commit()
-    except IntegrityError:  # an address or domain taken by a concurrent request
-        db.session.rollback()
-        raise Conflict("An address or domain was taken at the same moment; try again.") from None
+_TAKEN = "An address or domain was taken at the same moment; try again."
 
 
 def create_record(user: User, kind: str, data: dict) -> Any:
     """Create a record in the user's org; the owner defaults to the user."""
     model = _model(kind)
-    record = model(org_id=user.org_id, owner_id=user.id, properties={})
-    apply_fields(kind, record, data, creating=True)
-    _apply_links(kind, record, data, creating=True)
-    db.session.add(record)
-    if kind == "contact":
-        associate_primary_company(record, user.id)
-    _commit()
+    with writing(_TAKEN):
+        record = model(org_id=user.org_id, owner_id=user.id, properties={})
+        apply_fields(kind, record, data, creating=True)
+        _apply_links(kind, record, data, creating=True)
+        db.session.add(record)
+        if kind == "contact":
+            associate_primary_company(record, user.id)
     return record
 
 
 def update_record(user: User, kind: str, record_id: int, data: dict) -> Any:
     """Change the given fields of a record of the user's org; touches updated_at."""
-    record = get_record(user.org_id, kind, record_id)
-    apply_fields(kind, record, data, creating=False)
-    _apply_links(kind, record, data, creating=False)
-    if kind == "contact" and "primary_company_id" in data:
-        associate_primary_company(record, user.id)
-    record.updated_at = utcnow()
-    _commit()
+    with writing(_TAKEN):
+        record = get_record(user.org_id, kind, record_id)
+        apply_fields(kind, record, data, creating=False)
+        _apply_links(kind, record, data, creating=False)
+        if kind == "contact" and "primary_company_id" in data:
+            associate_primary_company(record, user.id)
+        record.updated_at = utcnow()
     return record
 
 
 def delete_record(user: User, kind: str, record_id: int) -> None:
     """Delete a record of the user's org and every association it had, in one transaction."""
-    record = get_record(user.org_id, kind, record_id)
-    delete_associations_of(user.org_id, kind, [record.id])
-    db.session.delete(record)
-    db.session.commit()
+    with writing():
+        record = get_record(user.org_id, kind, record_id)
+        delete_associations_of(user.org_id, kind, [record.id])
+        db.session.delete(record)
 
 
 # --- named entry points (what pages and other modules call) ---------------------------------------

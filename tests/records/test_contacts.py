@@ -179,6 +179,20 @@ def test_adding_an_address_of_another_contact_is_409(client):
     assert response.status_code == 409 and response.json["error"]["contact_id"] == first.id
 
 
+def test_a_refused_change_leaves_nothing_behind(client):
+    org, rep = _rep(client)
+    make_contact(org, emails=["taken@example.com"])
+    contact = make_contact(org, emails=["mine@example.com"], first_name="Before")
+    url = f"/api/contacts/{contact.id}"
+    response = rep.patch(url, json={"first_name": "After", "add_emails": ["taken@example.com"]})
+    assert response.status_code == 409
+    response = rep.patch(url, json={"first_name": "After", "owner_id": 999999})
+    assert response.status_code == 422
+    assert rep.get(url).json["first_name"] == "Before"
+    db.session.expire_all()
+    assert db.session.get(Contact, contact.id).first_name == "Before"
+
+
 def test_update_touches_updated_at_even_when_only_addresses_change(client):
     org, rep = _rep(client)
     contact = make_contact(org, emails=["t@example.com"])
