@@ -165,7 +165,12 @@ class DealIn(Schema):
 class DealOut(_RecordOut):
     name = String()
     stage = String()
-    amount = Decimal(places=2, as_string=True, allow_none=True)
+    amount = Decimal(
+        places=2,
+        as_string=True,
+        allow_none=True,
+        metadata={"type": "string", "format": "decimal", "example": "1200.50"},
+    )
     currency = String()
     close_date = Date(allow_none=True)
     is_closed = Boolean()
