@@ -1,5 +1,126 @@
-"""Routes (being written)."""
+"""Web app pages: sign-in (the demo's user picker), sign-out, home and settings. The record pages
+live in record_pages.py on the same blueprint."""
 
-from apiflask import APIBlueprint
+from __future__ import annotations
 
-bp = APIBlueprint("surfaces_web", __name__)
+import hmac
+import ipaddress
+
+from flask import current_app, redirect, render_template, request, session, url_for
+from sqlalchemy import select
+
+from ...auth.guard import login_session, logout_session, resolve_user
+from ...errors import Forbidden, NotFound
+from ...extensions import db
+from ...orgs.models import User
+from ...orgs.settings import effective_settings
+from . import record_pages  # noqa: F401  (registers the record pages on bp)
+from .blueprint import bp, safe_next, signed_in
+from .queries import demo_users, home_counts, open_deals_of, open_tickets_of
+
+SETTING_LABELS = {
+    "log_by_default": "Log emails by default",
+    "default_association_types": "Associate with by default",
+    "allow_tracking": "Tracking allowed",
+    "track_by_default": "Track emails by default",
+    "never_log_addresses": "Never log these addresses (organization)",
+    "never_log_domains": "Never log these domains (organization)",
+    "user_never_log_addresses": "Never log these addresses (mine)",
+    "user_never_log_domains": "Never log these domains (mine)",
+    "data_privacy": "Data privacy (GDPR legal basis required)",
+    "create_contacts_for_unknown": "Create contacts for unknown addresses",
+    "org_address": "Organization address",
+    "edition": "Edition",
+}
+
+
+PLURAL_LABELS = {"contact": "Contacts", "company": "Companies", "deal": "Deals",
+                 "ticket": "Tickets", "custom": "Custom records"}  # fmt: skip
+
+
+def from_loopback() -> bool:
+    """True when the request comes from this machine (the only place demo sign-in works)."""
+    try:
+        return ipaddress.ip_address(request.remote_addr or "").is_loopback
+    except ValueError:
+        return False
+
+
+def _demo_allowed() -> None:
+    if not current_app.config.get("DEMO"):
+        raise NotFound("Demo sign-in is only available in demo mode (liaison demo).")
+    if not from_loopback():
+        raise Forbidden("Demo sign-in only accepts requests from this machine (loopback).")
+
+
+@bp.get("/signin")
+def signin():
+    """The sign-in page: pick a demo user in demo mode; otherwise how to sign in."""
+    next_path = safe_next(request.args.get("next"))
+    if not current_app.config.get("DEMO"):
+        return render_template("web/signin.html", users=None, next_path=next_path)
+    _demo_allowed()
+    return render_template("web/signin.html", users=demo_users(), next_path=next_path)
+
+
+@bp.post("/signin")
+def signin_post():
+    """Demo sign-in as the chosen user (loopback only, CSRF-checked)."""
+    _demo_allowed()
+    sent = request.form.get("csrf_token", "")
+    if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
+        raise Forbidden("The form expired or did not come from this site; reload and try again.")
+    try:
+        user_id = int(request.form.get("user_id", ""))
+    except ValueError:
+        raise NotFound("Pick a user from the list.") from None
+    user = db.session.scalar(select(User).where(User.id == user_id, User.is_active.is_(True)))
+    if user is None:
+        raise NotFound("That user does not exist or is not active.")
+    login_session(user)
+    return redirect(safe_next(request.form.get("next")), 303)
+
+
+@bp.post("/signout")
+def signout():
+    """End the web session (CSRF-checked) and go back to the sign-in page."""
+    if resolve_user() is not None:  # a session user: the guard has checked the CSRF token
+        logout_session()
+    return redirect(url_for("web.signin"), 303)
+
+
+@bp.get("/")
+@signed_in
+def home(user: User):
+    """Counts, the user's open deals and tickets, and links."""
+    return render_template(
+        "web/home.html",
+        counts=home_counts(user.org_id),
+        deals=open_deals_of(user.org_id, user.id),
+        tickets=open_tickets_of(user.org_id, user.id),
+    )
+
+
+def _shown(key: str, value: object) -> str:
+    """A setting's value as words: On/Off, lists joined, record types by their plural."""
+    if isinstance(value, bool):
+        return "On" if value else "Off"
+    if value is None or value == []:
+        return "None"
+    if key == "default_association_types":
+        return ", ".join(PLURAL_LABELS.get(v, v) for v in value)
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value).capitalize() if key == "edition" else str(value)
+
+
+@bp.get("/settings")
+@signed_in
+def settings(user: User):
+    """The caller's effective settings and which the organization locks (read-only for now)."""
+    rows = [
+        {"label": SETTING_LABELS.get(key, key), "value": _shown(key, item["value"]),
+         "locked": item["locked"]}
+        for key, item in effective_settings(user).items()
+    ]  # fmt: skip
+    return render_template("web/settings.html", rows=rows)
