@@ -2,10 +2,11 @@
 another org answers 404 — for every method, as a super-admin (so no role check hides a leak).
 
 The test enumerates the app's URL map, so a route added later is covered without anyone
-remembering to. A path parameter it does not know fails the test: add an object of the other org
-for it to `_make_world` (and, if it is no id, to NON_ID_PARAMS). Request bodies and required query
-parameters are generated from the OpenAPI document, so validation does not answer before the
-route looks the id up; a route whose generated body is refused gets its own entry in BODIES.
+remembering to. A path parameter it does not know fails the test: add a maker of an object of an
+org for it to EXTRA_MAKERS (or, if it names no object, a value to NON_ID_PARAMS). Request bodies
+and required query parameters are generated from the OpenAPI document, so validation does not
+answer before the route looks the id up; a route whose generated body is refused gets its own
+entry in BODIES.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from factories import (
     ApiClient,
     associate,
@@ -27,18 +29,12 @@ from factories import (
 from server.auth.models import ApiToken
 from server.auth.tokens import create_api_token
 from server.extensions import db
-from server.orgs.models import User
-from server.records.models import (
-    Association,
-    Company,
-    Contact,
-    CustomObjectType,
-    CustomRecord,
-    Deal,
-    SavedView,
-    Ticket,
-)
+from server.records.models import CustomObjectType, CustomRecord, SavedView
 
+BASE_PARAMS = (
+    "contact_id", "company_id", "deal_id", "ticket_id", "type_id", "record_id", "view_id",
+    "token_id", "user_id", "association_id",
+)  # fmt: skip
 # path parameters that name no object of an org, and the value to put in them
 NON_ID_PARAMS = {"record_type": "contact"}
 # hand-written bodies for routes whose generated body does not pass validation: (method, rule)
@@ -46,20 +42,35 @@ BODIES: dict[tuple[str, str], dict] = {}
 _SKIP_METHODS = {"HEAD", "OPTIONS"}
 
 
-def _import_job(org, user) -> Any:
-    try:
-        from server.records.import_models import ImportJob
-    except ImportError:  # pragma: no cover - only while routes land before their model
-        raise AssertionError(
-            "a route takes import_id but there is no ImportJob model "
-            "(server/records/import_models.py); add an id of another org for import_id"
-        ) from None
-    job = ImportJob(org_id=org.id, created_by_id=user.id, record_type="contact")
-    db.session.add(job)
-    return job
+def _import_job(org, user, label: str) -> Any:
+    from server.records.import_models import ImportJob
+
+    return ImportJob(org_id=org.id, created_by_id=user.id, record_type="contact")
 
 
-def _make_world(org, label: str) -> dict[str, Any]:
+def _mailbox(org, user, label: str) -> Any:
+    from server.mail.mailbox_models import ConnectedMailbox
+
+    return ConnectedMailbox(
+        org_id=org.id,
+        user_id=user.id,
+        provider="microsoft",
+        account_id=f"{label}-account",
+        address=f"{label}@example.com",
+    )
+
+
+def _dead_letter(org, user, label: str) -> Any:
+    from server.mail.inbound_models import DeadLetter
+
+    return DeadLetter(org_id=org.id, source="http", size=1, reason="test", raw=b"x")
+
+
+# path parameters whose objects live outside the records tables: made only when a route uses them
+EXTRA_MAKERS = {"import_id": _import_job, "mailbox_id": _mailbox, "dead_letter_id": _dead_letter}
+
+
+def _make_world(org, label: str, extra: set[str]) -> dict[str, Any]:
     """One object of each kind in `org`; returns path parameter name -> the object."""
     admin = make_user(org, role="super_admin")
     colleague = make_user(org)
@@ -85,10 +96,18 @@ def _make_world(org, label: str) -> dict[str, Any]:
         is_shared=True,
     )
     db.session.add_all([record, view])
-    import_job = _import_job(org, admin)
+    world = {}
+    for name in sorted(extra):
+        try:
+            world[name] = EXTRA_MAKERS[name](org, colleague, label)
+        except ImportError as exc:
+            pytest.fail(f"a route takes {name} but its model is missing ({exc}); "
+                        f"add an id of another org for {name}")  # fmt: skip
+    db.session.add_all(world.values())
     db.session.commit()
     token, _ = create_api_token(colleague, "other token")
     return {
+        **world,
         "admin": admin,
         "contact_id": contact,
         "company_id": company,
@@ -100,7 +119,6 @@ def _make_world(org, label: str) -> dict[str, Any]:
         "token_id": token,
         "user_id": colleague,
         "association_id": associate(org, contact, deal),
-        "import_id": import_job,
     }
 
 
@@ -172,15 +190,9 @@ def _variants(params: list[str], own: dict, other: dict) -> list[dict[str, int]]
 
 
 def _still_there(world: dict) -> list[str]:
+    """The objects of `world` that are gone (or, for a token, revoked)."""
     db.session.expire_all()
-    models = {
-        "contact_id": Contact, "company_id": Company, "deal_id": Deal, "ticket_id": Ticket,
-        "type_id": CustomObjectType, "record_id": CustomRecord, "view_id": SavedView,
-        "token_id": ApiToken, "user_id": User, "association_id": Association,
-    }  # fmt: skip
-    missing = [
-        name for name, model in models.items() if db.session.get(model, world[name].id) is None
-    ]
+    missing = [name for name, obj in world.items() if db.session.get(type(obj), obj.id) is None]
     token = db.session.get(ApiToken, world["token_id"].id)
     if token is not None and token.revoked_at is not None:
         missing.append("token_id (revoked)")
@@ -188,15 +200,16 @@ def _still_there(world: dict) -> list[str]:
 
 
 def test_ids_of_another_org_are_404_on_every_api_route(app, client):
+    rules = [r for r in app.url_map.iter_rules() if r.rule.startswith("/api/") and r.arguments]
+    used = {a for r in rules for a in r.arguments}
+    unknown = sorted(used - set(BASE_PARAMS) - set(EXTRA_MAKERS) - set(NON_ID_PARAMS))
+    assert not unknown, "".join(f"add an id of another org for {name}\n" for name in unknown)
+    extra = used & set(EXTRA_MAKERS)
     own_org, other_org = make_org(name="Mine"), make_org(name="Theirs")
-    own, other = _make_world(own_org, "mine"), _make_world(other_org, "theirs")
+    own = _make_world(own_org, "mine", extra)
+    other = _make_world(other_org, "theirs", extra)
     caller = ApiClient(client, own["admin"])
     spec = app.spec
-    rules = [r for r in app.url_map.iter_rules() if r.rule.startswith("/api/") and r.arguments]
-    unknown = sorted(
-        {a for r in rules for a in r.arguments if a not in own and a not in NON_ID_PARAMS}
-    )
-    assert not unknown, "".join(f"add an id of another org for {name}\n" for name in unknown)
 
     failures, checked = [], 0
     for rule in rules:
