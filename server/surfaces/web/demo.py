@@ -99,5 +99,4 @@ def demo(host: str, port: int, reset: bool) -> None:
     click.echo(f"  Sign in:       {base}/signin")
     click.echo(f"  API docs:      {base}/api/docs")
     click.echo(f"  OpenAPI JSON:  {base}/api/openapi.json")
-    click.echo("Press Ctrl+C to stop.", nl=True)
     run_simple(host.strip("[]"), port, app, threaded=True, use_reloader=False)
