@@ -199,19 +199,28 @@ def _still_there(world: dict) -> list[str]:
     return missing
 
 
-def test_ids_of_another_org_are_404_on_every_api_route(app, client):
-    rules = [r for r in app.url_map.iter_rules() if r.rule.startswith("/api/") and r.arguments]
+def _id_rules(app, api: bool) -> list:
+    """Rules with path parameters: under /api/ all of them; elsewhere those taking an `..._id`."""
+    rules = []
+    for rule in app.url_map.iter_rules():
+        if not rule.arguments or rule.rule.startswith("/api/") != api:
+            continue
+        if api or any(name.endswith("_id") for name in rule.arguments):
+            rules.append(rule)
+    return rules
+
+
+def _check(app, client, rules: list) -> list[str]:
+    """Call every rule's methods with ids of another org; the answers that are not 404."""
     used = {a for r in rules for a in r.arguments}
     unknown = sorted(used - set(BASE_PARAMS) - set(EXTRA_MAKERS) - set(NON_ID_PARAMS))
     assert not unknown, "".join(f"add an id of another org for {name}\n" for name in unknown)
     extra = used & set(EXTRA_MAKERS)
-    own_org, other_org = make_org(name="Mine"), make_org(name="Theirs")
-    own = _make_world(own_org, "mine", extra)
-    other = _make_world(other_org, "theirs", extra)
+    own = _make_world(make_org(name="Mine"), "mine", extra)
+    other = _make_world(make_org(name="Theirs"), "theirs", extra)
     caller = ApiClient(client, own["admin"])
     spec = app.spec
-
-    failures, checked = [], 0
+    failures = []
     for rule in rules:
         params = sorted(rule.arguments)
         if all(p in NON_ID_PARAMS for p in params):
@@ -226,11 +235,22 @@ def test_ids_of_another_org_are_404_on_every_api_route(app, client):
                 if body is not None:
                     kwargs["json"] = body
                 response = caller._call(method, url, **kwargs)
-                checked += 1
                 if response.status_code != 404:
-                    failures.append(
-                        f"{method} {url} -> {response.status_code} {response.get_data(True)[:300]}"
-                    )
+                    text = response.get_data(True)[:300]
+                    failures.append(f"{method} {url} -> {response.status_code} {text}")
+    gone = _still_there(other)
+    assert not gone, f"another org's objects changed: {gone}"
+    return failures
+
+
+def test_ids_of_another_org_are_404_on_every_api_route(app, client):
+    rules = _id_rules(app, api=True)
+    assert len(rules) >= 20
+    failures = _check(app, client, rules)
     assert not failures, "ids of another org must be 404:\n" + "\n".join(failures)
-    assert checked >= 30
-    assert not _still_there(other), f"another org's objects changed: {_still_there(other)}"
+
+
+def test_pages_with_ids_of_another_org_are_404(app, client):
+    rules = _id_rules(app, api=False)
+    failures = _check(app, client, rules)
+    assert not failures, "ids of another org must be 404:\n" + "\n".join(failures)
