@@ -18,10 +18,18 @@ main = FlaskGroup(create_app=create_app, help="Liaison: a CRM inside the mailbox
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
-    """Serve the app (threaded development server; use gunicorn 'server:create_app()' at scale)."""
+    """Serve the app (threaded server) with the in-process job runner unless LIAISON_QUEUE=celery.
+
+    At scale: gunicorn 'server:create_app()' for the web, `liaison worker` and `liaison beat`.
+    """
     from flask import current_app
 
-    current_app.run(host=host, port=port, threaded=True, use_reloader=False)
+    from .jobs import start_inline_runner
+
+    app = current_app._get_current_object()
+    if app.config.get("QUEUE", "inline") == "inline":
+        start_inline_runner(app)
+    app.run(host=host, port=port, threaded=True, use_reloader=False)
 
 
 @main.command("bench", context_settings={"ignore_unknown_options": True})
@@ -38,12 +46,19 @@ def bench(name: str, args: tuple[str, ...]) -> None:
 
 
 def _register_commands() -> None:
+    from .jobs.cli import beat, worker
+    from .mail.inbound_cli import inbound
     from .orgs.cli import orgs, users
     from .records.import_cli import import_group
     from .surfaces.web.demo import demo
 
-    for command in (orgs, users, import_group, demo):
+    for command in (orgs, users, import_group, demo, worker, beat):
         main.add_command(command)
+    main.add_command(inbound)
+
+    from .mail.cli import dkim_group
+
+    main.add_command(dkim_group)
 
 
 _register_commands()

@@ -1,0 +1,41 @@
+"""Background entry points of the outbox: send what is due, reclaim expired leases."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from ..jobs.registry import task
+from . import outbox
+
+BATCH_SIZE = 100
+MAX_BATCHES_PER_RUN = 50
+
+
+def worker_name() -> str:
+    """This process's name in leases: host and pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@task("outbox.send_due", every_seconds=5)
+def send_due(batch_size: int = BATCH_SIZE) -> dict:
+    """Claim and send due messages batch by batch until none is due (bounded per run)."""
+    from .delivery import Delivery
+
+    totals = outbox.BatchReport()
+    with Delivery() as delivery:
+        for _ in range(MAX_BATCHES_PER_RUN):
+            worker = worker_name()
+            ids = outbox.claim_batch(worker, limit=batch_size)
+            if not ids:
+                break
+            report = outbox.send_claimed(ids, worker, delivery.compose, delivery.transport_for)
+            for name in ("sent", "retrying", "failed", "skipped", "lost_lease"):
+                setattr(totals, name, getattr(totals, name) + getattr(report, name))
+    return totals.__dict__
+
+
+@task("outbox.reclaim", every_seconds=30)
+def reclaim() -> int:
+    """Put rows whose lease expired (their worker died) back in the queue."""
+    return outbox.reclaim_expired_leases()
