@@ -1,0 +1,49 @@
+"""A tiny in-process publish/subscribe between domains (e.g. "mail.bounced" → bulk triggers).
+
+`subscribe(name, fn)` registers `fn(**payload)`; `publish(name, **payload)` calls every subscriber
+of `name` synchronously, in registration order, in the publisher's thread and database
+transaction: what a subscriber writes is committed or rolled back with the publisher's change, and
+an exception in a subscriber propagates to the publisher (which then rolls back). Subscribers that
+need slow or external work should `jobs.enqueue` it rather than do it here. Payloads are plain
+values (ids, strings, booleans), never ORM rows, so a subscriber may also hand them to a job.
+
+Events published so far:
+- "mail.bounced": org_id, outbox_id, address, hard (bool), status ("5.1.1"), diagnostic (str|None)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+Subscriber = Callable[..., object]
+
+_SUBSCRIBERS: dict[str, list[Subscriber]] = {}
+
+
+def subscribe(event_name: str, fn: Subscriber) -> Subscriber:
+    """Call `fn(**payload)` on every `publish(event_name, ...)`; subscribing twice is a no-op."""
+    subscribers = _SUBSCRIBERS.setdefault(event_name, [])
+    if fn not in subscribers:
+        subscribers.append(fn)
+    return fn
+
+
+def unsubscribe(event_name: str, fn: Subscriber) -> None:
+    """Stop calling `fn` for `event_name` (no error when it was not subscribed)."""
+    subscribers = _SUBSCRIBERS.get(event_name, [])
+    if fn in subscribers:
+        subscribers.remove(fn)
+
+
+def subscribers(event_name: str) -> list[Subscriber]:
+    """The functions subscribed to `event_name`, in calling order."""
+    return list(_SUBSCRIBERS.get(event_name, []))
+
+
+def publish(event_name: str, **payload: object) -> int:
+    """Call each subscriber of `event_name` with `payload` in this transaction; returns how many."""
+    called = 0
+    for fn in subscribers(event_name):
+        fn(**payload)
+        called += 1
+    return called
