@@ -3,6 +3,7 @@
 from .auth.models import *  # noqa: F403
 from .orgs.models import *  # noqa: F403
 from .records.models import *  # noqa: F403
+from .mail.inbound_models import *  # noqa: F403
 from .mail.mailbox_models import *  # noqa: F403
 from .records.import_models import *  # noqa: F403
 from .mail.models import *  # noqa: F403
