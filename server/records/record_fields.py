@@ -62,9 +62,11 @@ def resolve_owner(org_id: int, owner_id: Any) -> int | None:
     """`owner_id` when it is a user of the org (or None); 422 on field owner_id otherwise."""
     if owner_id is None:
         return None
-    user_id = db.session.scalar(
-        select(User.id).where(User.id == owner_id, User.org_id == org_id)
-    ) if isinstance(owner_id, int) and not isinstance(owner_id, bool) else None  # fmt: skip
+    user_id = None
+    if isinstance(owner_id, int) and not isinstance(owner_id, bool):
+        user_id = db.session.scalar(
+            select(User.id).where(User.id == owner_id, User.org_id == org_id)
+        )
     if user_id is None:
         raise ValidationFailed(f"No user {owner_id} in your organization.", field="owner_id")
     return user_id
