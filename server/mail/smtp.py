@@ -1,0 +1,237 @@
+"""SMTP transport: smtplib to the org's relay, STARTTLS or implicit TLS, AUTH, and a small pool of
+connections reused across messages.
+
+Answers: 2xx accepted (queue id taken from the DATA reply when it has one), 4xx temporary, 5xx
+permanent, connection trouble (refused, reset, timeout, TLS) temporary. A pooled connection that
+the server closed while idle (a disconnect or a 421 at MAIL) is replaced once, transparently:
+nothing of the message had been sent on it. Each recipient gets its own RCPT answer; when some are
+refused and others accepted, the message is Accepted with the refusals in `rejected`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import smtplib
+import ssl
+import threading
+
+from .transport import Accepted, PermanentFailure, SendResult, TemporaryFailure
+
+_QUEUE_ID = re.compile(
+    r"queued as ([A-Za-z0-9._-]+)|\bid=([A-Za-z0-9._-]+)|^(?:[245]\.\d+\.\d+ )?(<[^<>\s]+>)"
+)
+
+
+class _Stale(Exception):
+    """The server had closed a pooled connection before this message started."""
+
+
+def _reason(code: int, reply: bytes | str) -> str:
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+    return f"{code} {' '.join(text.split())}"[:500]
+
+
+def _answer(code: int, reply: bytes | str) -> SendResult:
+    """Temporary for 4xx (and -1: connection closed), permanent for 5xx."""
+    if 500 <= code < 600:
+        return PermanentFailure(_reason(code, reply), code)
+    return TemporaryFailure(_reason(code, reply), None, code)
+
+
+def queue_id(reply: bytes | str) -> str | None:
+    """The queue id in a DATA reply (Postfix/aiosmtpd 'queued as X', Exim 'id=X', Exchange
+    '<message-id>'), or None."""
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+    match = _QUEUE_ID.search(text)
+    return next((group for group in match.groups() if group), None) if match else None
+
+
+class SmtpTransport:
+    """Sends through one SMTP relay; thread-safe (each send checks a connection out of the pool)."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int = 587,
+        *,
+        security: str = "starttls",
+        username: str | None = None,
+        password: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        timeout: float = 30.0,
+        local_hostname: str | None = None,
+        pool_size: int = 4,
+    ) -> None:
+        if security not in ("starttls", "tls", "none"):
+            raise ValueError(f"security must be starttls, tls or none, not {security!r}")
+        self.host, self.port, self.security = host, port, security
+        self.username, self.password = username, password
+        self.ssl_context = ssl_context or ssl.create_default_context()
+        self.timeout, self.local_hostname, self.pool_size = timeout, local_hostname, pool_size
+        self._idle: list[smtplib.SMTP] = []
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, config) -> SmtpTransport:
+        """The org relay from SMTP_* settings."""
+        return cls(
+            config["SMTP_HOST"],
+            int(config.get("SMTP_PORT") or 587),
+            security=config.get("SMTP_SECURITY") or "starttls",
+            username=config.get("SMTP_USERNAME"),
+            password=config.get("SMTP_PASSWORD"),
+        )
+
+    # --- connections ---------------------------------------------------------------------------
+
+    def _connect(self) -> smtplib.SMTP:
+        if self.security == "tls":
+            conn = smtplib.SMTP_SSL(
+                self.host,
+                self.port,
+                local_hostname=self.local_hostname,
+                timeout=self.timeout,
+                context=self.ssl_context,
+            )
+        else:
+            conn = smtplib.SMTP(
+                self.host, self.port, local_hostname=self.local_hostname, timeout=self.timeout
+            )
+        try:
+            conn.ehlo()
+            if self.security == "starttls":
+                conn.starttls(context=self.ssl_context)
+                conn.ehlo()
+            if self.username:
+                conn.login(self.username, self.password or "")
+        except BaseException:
+            _discard(conn)
+            raise
+        return conn
+
+    def _checkout(self) -> tuple[smtplib.SMTP, bool]:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop(), False
+        return self._connect(), True
+
+    def _checkin(self, conn: smtplib.SMTP) -> None:
+        with self._lock:
+            if len(self._idle) < self.pool_size:
+                self._idle.append(conn)
+                return
+        _discard(conn)
+
+    def close(self) -> None:
+        """Say QUIT on every idle connection."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            try:
+                conn.quit()
+            except (smtplib.SMTPException, OSError):
+                _discard(conn)
+
+    # --- sending -------------------------------------------------------------------------------
+
+    def send(
+        self,
+        envelope_from: str,
+        recipients: list[str],
+        message: bytes,
+        *,
+        mailbox: str | None = None,
+    ) -> SendResult:
+        """Send one message over a pooled connection and map the server's replies."""
+        if not recipients:
+            raise ValueError("no recipients")
+        addresses = [envelope_from, *recipients]
+        utf8 = not all(address.isascii() for address in addresses)
+        for attempt in (1, 2):
+            try:
+                conn, fresh = self._checkout()
+            except smtplib.SMTPAuthenticationError as exc:
+                return _answer(exc.smtp_code, exc.smtp_error)
+            except smtplib.SMTPNotSupportedError as exc:
+                return PermanentFailure(f"SMTP server: {exc}")
+            except smtplib.SMTPResponseException as exc:
+                return _answer(exc.smtp_code, exc.smtp_error)
+            except (smtplib.SMTPException, OSError) as exc:
+                return TemporaryFailure(f"cannot connect to {self.host}:{self.port}: {exc!r}")
+            try:
+                result = self._transaction(conn, envelope_from, recipients, message, utf8)
+            except _Stale:
+                _discard(conn)
+                if fresh or attempt == 2:
+                    return TemporaryFailure("SMTP server closed the connection", None, 421)
+                continue
+            except (smtplib.SMTPException, OSError) as exc:
+                _discard(conn)
+                return TemporaryFailure(f"SMTP connection lost: {exc!r}")
+            if getattr(conn, "sock", None) is None:
+                _discard(conn)
+            else:
+                self._checkin(conn)
+            return result
+        raise AssertionError("unreachable")
+
+    def _transaction(
+        self, conn: smtplib.SMTP, sender: str, recipients: list[str], message: bytes, utf8: bool
+    ) -> SendResult:
+        options: list[str] = []
+        if utf8:
+            if not conn.has_extn("smtputf8"):
+                return PermanentFailure("an address needs SMTPUTF8, which the server lacks")
+            options.append("SMTPUTF8")
+        elif not message.isascii():
+            if not conn.has_extn("8bitmime"):
+                return PermanentFailure("8-bit message and the server lacks 8BITMIME")
+            options.append("BODY=8BITMIME")
+        try:
+            code, reply = conn.mail(sender, options)
+        except smtplib.SMTPServerDisconnected as exc:
+            raise _Stale from exc
+        if code == 421:
+            raise _Stale
+        if code != 250:
+            _reset(conn)
+            return _answer(code, reply)
+        rejected: dict[str, tuple[int, bytes]] = {}
+        for recipient in recipients:
+            code, reply = conn.rcpt(recipient)
+            if code == 421:
+                _discard(conn)
+                return _answer(code, reply)
+            if code not in (250, 251):
+                rejected[recipient] = (code, reply)
+        if len(rejected) == len(recipients):
+            _reset(conn)
+            temporary = [item for item in rejected.values() if item[0] < 500]
+            return _answer(*(temporary[0] if temporary else rejected[recipients[0]]))
+        try:
+            code, reply = conn.data(message)
+        except smtplib.SMTPDataError as exc:
+            _reset(conn)
+            return _answer(exc.smtp_code, exc.smtp_error)
+        if code == 421:
+            _discard(conn)
+        if code != 250:
+            return _answer(code, reply)
+        return Accepted(
+            queue_id(reply), rejected={r: _reason(c, t) for r, (c, t) in rejected.items()}
+        )
+
+
+def _discard(conn: smtplib.SMTP) -> None:
+    """Drop a connection without waiting for the server."""
+    with contextlib.suppress(OSError):
+        conn.close()
+
+
+def _reset(conn: smtplib.SMTP) -> None:
+    """RSET after a refused transaction; a connection that fails it is closed."""
+    try:
+        conn.rset()
+    except (smtplib.SMTPException, OSError):
+        _discard(conn)

@@ -1,0 +1,3 @@
+"""Fixtures of the local fakes used by the mail tests (tests/fakes/)."""
+
+from fakes.smtp_sink import make_smtp_sink, smtp_sink  # noqa: F401
