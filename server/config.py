@@ -35,6 +35,12 @@ class Config:
     GOOGLE_CLIENT_ID: str | None = None
     GOOGLE_CERTS_URL: str = "https://www.googleapis.com/oauth2/v1/certs"
     GOOGLE_ADDON_SERVICE_ACCOUNT: str | None = None
+    # Web sign-in and connected mailboxes (authorization-code flow); tokens encrypted at rest
+    MS_CLIENT_SECRET: str | None = None
+    GOOGLE_CLIENT_SECRET: str | None = None
+    GOOGLE_AUTH_URI: str = "https://accounts.google.com/o/oauth2/v2/auth"
+    GOOGLE_TOKEN_URI: str = "https://oauth2.googleapis.com/token"
+    TOKEN_KEY: str | None = None  # Fernet key(s), comma-separated; None: derived from SECRET_KEY
     DEMO: bool = False
     # Outgoing mail through the org relay, and the domain of our Message-IDs
     SMTP_HOST: str | None = None
@@ -61,6 +67,11 @@ class Config:
             GOOGLE_CLIENT_ID=_env("GOOGLE_CLIENT_ID"),
             GOOGLE_CERTS_URL=_env("GOOGLE_CERTS_URL", cls.GOOGLE_CERTS_URL) or cls.GOOGLE_CERTS_URL,
             GOOGLE_ADDON_SERVICE_ACCOUNT=_env("GOOGLE_ADDON_SERVICE_ACCOUNT"),
+            MS_CLIENT_SECRET=_env("MS_CLIENT_SECRET"),
+            GOOGLE_CLIENT_SECRET=_env("GOOGLE_CLIENT_SECRET"),
+            GOOGLE_AUTH_URI=_env("GOOGLE_AUTH_URI", cls.GOOGLE_AUTH_URI) or cls.GOOGLE_AUTH_URI,
+            GOOGLE_TOKEN_URI=_env("GOOGLE_TOKEN_URI", cls.GOOGLE_TOKEN_URI) or cls.GOOGLE_TOKEN_URI,
+            TOKEN_KEY=_env("TOKEN_KEY"),
             DEMO=_env_bool("DEMO", False),
             SMTP_HOST=_env("SMTP_HOST"),
             SMTP_PORT=int(_env("SMTP_PORT", "587") or 587),
