@@ -16,6 +16,7 @@ from .extensions import db, migrate
 BLUEPRINTS = (
     "server.health:bp",
     "server.auth.routes:bp",
+    "server.auth.signin_routes:bp",
     "server.orgs.routes:bp",
     "server.records.routes:bp",
     "server.records.query_routes:bp",

@@ -20,6 +20,7 @@ from server import create_app
 from server.extensions import db
 
 pytest_plugins = ["fakes.oidc"]  # the `oidc` fixture: a local OpenID issuer (tests/fakes/oidc.py)
+pytest_plugins += ["fakes.oauth_server"]  # `oauth`: authorization server (code, refresh, OBO)
 
 PG_URL = os.environ.get("LIAISON_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
