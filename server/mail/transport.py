@@ -91,3 +91,12 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def credential_failure(exc: Exception, what: str) -> SendResult:
+    """The answer when a token/credentials provider raised: the service errors below 500 (e.g.
+    MailboxNeedsReconnect, 409) are permanent, anything else (provider unreachable) temporary."""
+    status = getattr(exc, "status", None)
+    if isinstance(status, int) and status < 500:
+        return PermanentFailure(f"{what}: {exc}", status)
+    return TemporaryFailure(f"{what}: {exc}", None, status if isinstance(status, int) else None)
