@@ -49,6 +49,13 @@ class Config:
     SMTP_PASSWORD: str | None = None
     SMTP_SECURITY: str = "starttls"  # starttls | tls | none
     MAIL_DOMAIN: str = "liaison.localhost"
+    DKIM_SELECTOR: str = (
+        "s1"  # SMTP sends are signed when instance/dkim/<domain>/<selector>.pem exists
+    )
+    OUTBOX_LEASE_SECONDS: int = 300
+    # Inbound mail: our addresses (log+, unsubscribe+, bounce+) and the largest message taken
+    INBOUND_DOMAIN: str = "inbound.liaison.localhost"
+    INBOUND_MAX_BYTES: int = 60 * 1024 * 1024
     MAX_CONTENT_LENGTH: int = 64 * 1024 * 1024
     SQLALCHEMY_ENGINE_OPTIONS: dict = field(default_factory=dict)
 
@@ -79,6 +86,10 @@ class Config:
             SMTP_PASSWORD=_env("SMTP_PASSWORD"),
             SMTP_SECURITY=_env("SMTP_SECURITY", "starttls") or "starttls",
             MAIL_DOMAIN=_env("MAIL_DOMAIN", cls.MAIL_DOMAIN) or cls.MAIL_DOMAIN,
+            DKIM_SELECTOR=_env("DKIM_SELECTOR", cls.DKIM_SELECTOR) or cls.DKIM_SELECTOR,
+            OUTBOX_LEASE_SECONDS=int(_env("OUTBOX_LEASE_SECONDS", "300") or 300),
+            INBOUND_DOMAIN=_env("INBOUND_DOMAIN", cls.INBOUND_DOMAIN) or cls.INBOUND_DOMAIN,
+            INBOUND_MAX_BYTES=int(_env("INBOUND_MAX_BYTES", "0") or 0) or cls.INBOUND_MAX_BYTES,
         )
 
     def as_flask(self) -> dict:

@@ -20,7 +20,7 @@ from ..extensions import db
 from .models import OutboxMessage
 from .transport import Accepted, PermanentFailure, SendResult, TemporaryFailure
 
-LEASE_SECONDS = 300
+LEASE_SECONDS = 300  # default; LIAISON_OUTBOX_LEASE_SECONDS overrides
 BACKOFF_BASE_SECONDS = 30
 BACKOFF_MAX_SECONDS = 3600
 

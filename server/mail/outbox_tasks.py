@@ -8,7 +8,7 @@ import socket
 from ..jobs.registry import task
 from . import outbox
 
-BATCH_SIZE = 100
+BATCH_SIZE = 50
 MAX_BATCHES_PER_RUN = 50
 
 
@@ -20,13 +20,16 @@ def worker_name() -> str:
 @task("outbox.send_due", every_seconds=5)
 def send_due(batch_size: int = BATCH_SIZE) -> dict:
     """Claim and send due messages batch by batch until none is due (bounded per run)."""
+    from flask import current_app
+
     from .delivery import Delivery
 
+    lease = int(current_app.config.get("OUTBOX_LEASE_SECONDS", outbox.LEASE_SECONDS))
     totals = outbox.BatchReport()
     with Delivery() as delivery:
         for _ in range(MAX_BATCHES_PER_RUN):
             worker = worker_name()
-            ids = outbox.claim_batch(worker, limit=batch_size)
+            ids = outbox.claim_batch(worker, limit=batch_size, lease_seconds=lease)
             if not ids:
                 break
             report = outbox.send_claimed(ids, worker, delivery.compose, delivery.transport_for)

@@ -1,0 +1,184 @@
+"""The outbox end to end with the real SMTP transport and a loopback sink (Mail plumbing #3,
+BULK-12): every message ends accepted or failed with its reason, none is sent before its retry
+time, a lost worker's lease returns its rows, and a row is sent only once it was accepted."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+
+from server.clock import utcnow
+from server.extensions import db
+from server.mail import outbox
+from server.mail.models import OutboxMessage
+from server.mail.outbox_tasks import send_due
+from tests.factories import make_org, make_user
+
+
+@pytest.fixture
+def relay(app, smtp_sink):
+    """Point the app's SMTP relay at the sink for this test."""
+    previous = {k: app.config.get(k) for k in ("SMTP_HOST", "SMTP_PORT", "SMTP_SECURITY")}
+    app.config.update(SMTP_HOST=smtp_sink.host, SMTP_PORT=smtp_sink.port, SMTP_SECURITY="none")
+    yield smtp_sink
+    app.config.update(previous)
+
+
+def queue(org, user, recipients: list[str], **fields) -> list[OutboxMessage]:
+    rows = [
+        outbox.queue_message(
+            org_id=org.id,
+            user_id=user.id,
+            recipient=address,
+            envelope_from=user.email,
+            message_id=outbox.new_message_id("liaison.test"),
+            content={
+                "from": {"email": user.email, "name": user.name},
+                "to": [{"email": address}],
+                "subject": f"Hello {address}",
+                "html": f"<p>Hi {address}, here is the offer.</p>",
+            },
+            **fields,
+        )
+        for address in recipients
+    ]
+    db.session.commit()
+    return rows
+
+
+def states() -> dict[str, str]:
+    db.session.expire_all()
+    return {row.recipient: row.state for row in db.session.query(OutboxMessage)}
+
+
+def test_due_messages_are_sent_once_over_one_reused_connection(app, relay):
+    org = make_org()
+    user = make_user(org, email="rep@org.example")
+    addresses = [f"r{i}@example.org" for i in range(30)]
+    queue(org, user, addresses)
+
+    report = send_due(batch_size=7)
+
+    assert report["sent"] == 30
+    assert set(states().values()) == {"sent"}
+    assert sorted(m.recipients[0] for m in relay.messages) == sorted(addresses)
+    assert relay.connections == 1
+    rows = db.session.query(OutboxMessage).all()
+    assert all(r.sent_at and r.attempts == 1 and r.provider_message_id for r in rows)
+
+
+def test_temporary_failure_waits_for_its_retry_time_then_sends(app, relay):
+    org = make_org()
+    user = make_user(org)
+    [row] = queue(org, user, ["later@example.org"])
+    relay.fail_next(451, count=1, stage="data")
+
+    send_due()
+    db.session.refresh(row)
+    assert row.state == "queued" and "451" in row.last_error
+    assert row.next_attempt_at > utcnow()
+
+    send_due()  # not due yet: nothing is sent before its retry time
+    assert relay.messages == [] and states()["later@example.org"] == "queued"
+
+    with time_machine.travel(row.next_attempt_at + timedelta(seconds=1)):
+        send_due()
+    assert states()["later@example.org"] == "sent"
+    assert len(relay.messages) == 1
+
+
+def test_permanent_failure_keeps_its_reason_and_others_still_go(app, relay):
+    org = make_org()
+    user = make_user(org)
+    relay.reject("nobody@example.org", 550)
+    queue(org, user, ["nobody@example.org", "somebody@example.org"])
+
+    send_due()
+
+    rows = {r.recipient: r for r in db.session.query(OutboxMessage)}
+    assert rows["nobody@example.org"].state == "failed"
+    assert rows["nobody@example.org"].last_error.startswith("550")
+    assert rows["somebody@example.org"].state == "sent"
+
+
+def test_gives_up_after_max_attempts_with_the_last_reason(app, relay):
+    org = make_org()
+    user = make_user(org)
+    [row] = queue(org, user, ["flaky@example.org"])
+    row.max_attempts = 2
+    db.session.commit()
+    relay.fail_next(451, count=5, stage="rcpt")
+
+    send_due()
+    db.session.refresh(row)
+    with time_machine.travel(row.next_attempt_at + timedelta(seconds=1)):
+        send_due()
+    db.session.refresh(row)
+    assert row.state == "failed"
+    assert row.last_error.startswith("gave up after 2 attempts: 451")
+
+
+def test_expired_lease_returns_rows_to_the_queue_and_another_worker_finishes(app, relay):
+    org = make_org()
+    user = make_user(org)
+    queue(org, user, ["a@example.org", "b@example.org"])
+    claimed = outbox.claim_batch("dead-worker", limit=10, lease_seconds=60)
+    assert len(claimed) == 2 and set(states().values()) == {"sending"}
+
+    assert outbox.reclaim_expired_leases() == 0  # lease still running: untouched
+    assert outbox.claim_batch("other-worker") == []
+
+    with time_machine.travel(utcnow() + timedelta(seconds=61)):
+        assert outbox.reclaim_expired_leases() == 2
+        send_due()
+    assert set(states().values()) == {"sent"}
+    counts = outbox.outbox_counts()
+    assert counts["sent"] == 2 and counts["reclaimed"] == 2
+    assert len(relay.messages) == 2
+
+
+def test_a_worker_that_lost_its_lease_cannot_overwrite_the_outcome(app, relay):
+    org = make_org()
+    user = make_user(org)
+    [row] = queue(org, user, ["x@example.org"])
+    outbox.claim_batch("slow-worker", lease_seconds=1)
+    with time_machine.travel(utcnow() + timedelta(seconds=5)):
+        outbox.reclaim_expired_leases()
+        send_due()
+    late = db.session.get(OutboxMessage, row.id)
+    from server.mail.transport import PermanentFailure
+
+    assert outbox.record_result(late, "slow-worker", PermanentFailure("late answer")) == ""
+    db.session.refresh(late)
+    assert late.state == "sent"
+
+
+def test_send_checks_skip_a_message_at_send_time(app, relay):
+    org = make_org()
+    user = make_user(org)
+    queue(org, user, ["keep@example.org", "stop@example.org"])
+
+    def stop_one(row):
+        return "recipient unsubscribed" if row.recipient == "stop@example.org" else None
+
+    outbox.SEND_CHECKS.append(stop_one)
+    try:
+        send_due()
+    finally:
+        outbox.SEND_CHECKS.remove(stop_one)
+    rows = {r.recipient: r for r in db.session.query(OutboxMessage)}
+    assert rows["stop@example.org"].state == "skipped"
+    assert rows["stop@example.org"].last_error == "recipient unsubscribed"
+    assert [m.recipients for m in relay.messages] == [["keep@example.org"]]
+
+
+def test_without_a_relay_messages_fail_with_the_reason(app):
+    app.config["SMTP_HOST"] = None
+    org = make_org()
+    user = make_user(org)
+    queue(org, user, ["y@example.org"])
+    send_due()
+    row = db.session.query(OutboxMessage).one()
+    assert row.state == "failed" and "LIAISON_SMTP_HOST" in row.last_error
