@@ -17,11 +17,16 @@ import re
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     Date,
     DateTime,
+    Integer,
     Numeric,
+    Select,
     String,
     and_,
+    any_,
+    bindparam,
     cast,
     func,
     literal_column,
@@ -29,12 +34,12 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.orm import aliased
 
 from ..errors import ValidationFailed
 from ..extensions import db
 from ..orgs.models import User
 from ..orgs.settings import effective_settings
+from .addresses import normalize_email
 from .models import Association, Company, CompanyDomain, Contact, ContactEmail, Deal, Ticket
 
 MAX_ADDRESSES = 50
@@ -49,7 +54,7 @@ def _fold(addresses: list[str]) -> tuple[list[dict], dict[str, dict]]:
     seen: set[str] = set()
     for raw in addresses:
         given = raw.strip() if isinstance(raw, str) else ""
-        key = given.lower()
+        key = normalize_email(given)
         if key in seen:
             continue
         seen.add(key)
@@ -63,85 +68,136 @@ def _fold(addresses: list[str]) -> tuple[list[dict], dict[str, dict]]:
     return results, valid
 
 
-def _people(org_id: int, addresses: list[str]) -> list[Any]:
-    matched = aliased(ContactEmail)
-    every = aliased(ContactEmail)
-    stmt = (
+def _people_statement(dialect: str) -> Select:
+    """Matched addresses with their contact, owner, company and every address of the contact."""
+    contacts, users, companies = Contact.__table__, User.__table__, Company.__table__
+    matched = ContactEmail.__table__.alias("matched")
+    every = ContactEmail.__table__.alias("every")
+    org = bindparam("org_id")
+    return (
         select(
-            matched.email_normalized,
-            Contact.id,
-            Contact.first_name,
-            Contact.last_name,
-            Contact.lifecycle_stage,
-            Contact.is_marketing,
-            User.id,
-            User.name,
-            User.email,
-            Company.id,
-            Company.name,
-            every.email,
-            every.is_primary,
+            matched.c.email_normalized,
+            contacts.c.id,
+            contacts.c.first_name,
+            contacts.c.last_name,
+            contacts.c.lifecycle_stage,
+            contacts.c.is_marketing,
+            users.c.id,
+            users.c.name,
+            users.c.email,
+            companies.c.id,
+            companies.c.name,
+            every.c.email,
+            every.c.is_primary,
         )  # fmt: skip
         .select_from(matched)
-        .join(Contact, and_(Contact.id == matched.contact_id, Contact.org_id == org_id))
-        .join(every, every.contact_id == Contact.id)
-        .outerjoin(User, and_(User.id == Contact.owner_id, User.org_id == org_id))
+        .join(contacts, and_(contacts.c.id == matched.c.contact_id, contacts.c.org_id == org))
+        .join(every, every.c.contact_id == contacts.c.id)
+        .outerjoin(users, and_(users.c.id == contacts.c.owner_id, users.c.org_id == org))
         .outerjoin(
-            Company, and_(Company.id == Contact.primary_company_id, Company.org_id == org_id)
+            companies,
+            and_(companies.c.id == contacts.c.primary_company_id, companies.c.org_id == org),
         )
-        .where(matched.org_id == org_id, matched.email_normalized.in_(addresses))
-        .order_by(every.is_primary.desc(), every.id)
+        .where(
+            matched.c.org_id == org,
+            _one_of(matched.c.email_normalized, "addresses", String, dialect),
+        )
+        .order_by(every.c.is_primary.desc(), every.c.id)
     )
-    return db.session.execute(stmt).all()
 
 
-def _top_open(model: type, kind: str, org_id: int, contact_ids: list[int], columns: list) -> Any:
+def _top_open(model: type, kind: str, columns: list, dialect: str) -> Select:
     """The first three open records of `model` per contact, as one branch of the UNION."""
+    table, links = model.__table__, Association.__table__
     rank = func.row_number().over(
-        partition_by=Association.a_id,
-        order_by=(model.last_activity_at.is_(None), model.last_activity_at.desc(), model.id.desc()),
+        partition_by=links.c.a_id,
+        order_by=(
+            table.c.last_activity_at.is_(None),
+            table.c.last_activity_at.desc(),
+            table.c.id.desc(),
+        ),
     )
     ranked = (
         select(
-            Association.a_id.label("owner_key"),
-            model.id.label("id"),
+            links.c.a_id.label("owner_key"),
+            table.c.id.label("id"),
             *columns,
-            model.last_activity_at.label("last_activity_at"),
+            table.c.last_activity_at.label("last_activity_at"),
             rank.label("rn"),
         )  # fmt: skip
-        .join(model, and_(model.id == Association.b_id, model.org_id == org_id))
+        .select_from(links)
+        .join(table, and_(table.c.id == links.c.b_id, table.c.org_id == bindparam("org_id")))
         .where(
-            Association.org_id == org_id,
-            Association.a_type == "contact",
-            Association.b_type == kind,
-            Association.a_id.in_(contact_ids),
-            model.is_closed.is_(False),
+            links.c.org_id == bindparam("org_id"),
+            links.c.a_type == "contact",
+            links.c.b_type == kind,
+            _one_of(links.c.a_id, "contact_ids", Integer, dialect),
+            table.c.is_closed.is_(False),
         )
         .subquery()
     )
     return select(literal_column(f"'{kind}'").label("kind"), *ranked.c).where(ranked.c.rn <= TOP)
 
 
-def _related(org_id: int, contact_ids: list[int], company_ids: list[int]) -> list[Any]:
+def _related_statement(dialect: str) -> Any:
     """Deals, tickets and company domains in one statement; columns line up across branches."""
-    no_money, no_date = cast(null(), Numeric(14, 2)), cast(null(), Date)
-    deals = _top_open(Deal, "deal", org_id, contact_ids, [
-        Deal.name.label("title"), Deal.stage.label("status"), Deal.currency.label("extra"),
-        Deal.amount.label("amount"), Deal.close_date.label("close_date"),
-    ])  # fmt: skip
-    tickets = _top_open(Ticket, "ticket", org_id, contact_ids, [
-        Ticket.subject, Ticket.status, Ticket.priority, no_money, no_date,
-    ])  # fmt: skip
-    branches = [deals, tickets]
-    if company_ids:
-        branches.append(
-            select(
-                literal_column("'domain'"), CompanyDomain.company_id, CompanyDomain.id,
-                CompanyDomain.domain, cast(null(), String), cast(null(), String), no_money, no_date,
-                cast(null(), DateTime(timezone=True)), CompanyDomain.id,
-            ).where(CompanyDomain.org_id == org_id, CompanyDomain.company_id.in_(company_ids))
-        )  # fmt: skip
-    return db.session.execute(union_all(*branches).order_by(literal_column("rn"))).all()
+
+    def nothing(sql_type: Any, name: str) -> Any:
+        return cast(null(), sql_type).label(name)
+
+    deals, tickets, domains = Deal.__table__.c, Ticket.__table__.c, CompanyDomain.__table__.c
+    return union_all(
+        _top_open(Deal, "deal", [
+            deals.name.label("title"), deals.stage.label("status"),
+            deals.currency.label("extra"), deals.amount.label("amount"),
+            deals.close_date.label("close_date"),
+        ], dialect),
+        _top_open(Ticket, "ticket", [
+            tickets.subject.label("title"), tickets.status.label("status"),
+            tickets.priority.label("extra"), nothing(Numeric(14, 2), "amount"),
+            nothing(Date, "close_date"),
+        ], dialect),
+        select(
+            literal_column("'domain'").label("kind"), domains.company_id.label("owner_key"),
+            domains.id.label("id"), domains.domain.label("title"), nothing(String, "status"),
+            nothing(String, "extra"), nothing(Numeric(14, 2), "amount"),
+            nothing(Date, "close_date"), nothing(DateTime(timezone=True), "last_activity_at"),
+            domains.id.label("rn"),
+        ).where(
+            domains.org_id == bindparam("org_id"),
+            _one_of(domains.company_id, "company_ids", Integer, dialect),
+        ),
+    ).order_by(literal_column("rn"))  # fmt: skip
+
+
+def _one_of(column: Any, name: str, item_type: Any, dialect: str) -> Any:
+    """`column` in the list parameter `name`: one array parameter on PostgreSQL (the SQL text
+    stays the same whatever the length, so it is prepared once), an expanding IN elsewhere."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(item_type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+_STATEMENTS: dict[str, tuple[Any, Any]] = {}
+
+
+def _statements() -> tuple[Any, Any]:
+    """Built once per dialect: per request only the parameters change, so SQLAlchemy's compiled
+    cache (and PostgreSQL's prepared statements) serve them."""
+    dialect = db.session.get_bind().dialect.name
+    if dialect not in _STATEMENTS:
+        _STATEMENTS[dialect] = (_people_statement(dialect), _related_statement(dialect))
+    return _STATEMENTS[dialect]
+
+
+def _people(org_id: int, addresses: list[str]) -> list[Any]:
+    params = {"org_id": org_id, "addresses": addresses}
+    return db.session.connection().execute(_statements()[0], params).all()
+
+
+def _related(org_id: int, contact_ids: list[int], company_ids: list[int]) -> list[Any]:
+    params = {"org_id": org_id, "contact_ids": contact_ids, "company_ids": company_ids}
+    return db.session.connection().execute(_statements()[1], params).all()
 
 
 def _iso(value: Any) -> str | None:
