@@ -3,7 +3,9 @@ records every request, checks bearer tokens and plays scripted answers before no
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -38,6 +40,7 @@ class FakeHttpService:
         self._script: deque[Answer] = deque()
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
+        self._connections: set = set()
 
     @property
     def base_url(self) -> str:
@@ -70,6 +73,14 @@ class FakeHttpService:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self):
+                super().setup()
+                service._connections.add(self.connection)
+
+            def finish(self):
+                service._connections.discard(self.connection)
+                super().finish()
 
             def _serve(self):
                 length = int(self.headers.get("Content-Length") or 0)
@@ -105,3 +116,6 @@ class FakeHttpService:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        for connection in list(self._connections):  # keep-alive clients are cut off too
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
