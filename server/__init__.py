@@ -17,6 +17,7 @@ BLUEPRINTS = (
     "server.health:bp",
     "server.auth.routes:bp",
     "server.auth.signin_routes:bp",
+    "server.mail.mailbox_routes:bp",
     "server.orgs.routes:bp",
     "server.records.routes:bp",
     "server.records.query_routes:bp",
