@@ -9,7 +9,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 from werkzeug.serving import make_server
 
 from server.extensions import db
@@ -25,6 +25,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+# a ceiling for waits, not a speed test: this machine is shared, and the first /api/openapi.json
+# builds the whole document
+WAIT_MS = 60_000
+expect.set_options(timeout=WAIT_MS)
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 
 
@@ -98,6 +102,7 @@ class Watched:
 def watched(request, browser: Browser) -> Iterator[Watched]:
     """A fresh browser context (no cookies) at a desktop or a phone width."""
     context = browser.new_context(viewport=VIEWPORTS[request.param])
+    context.set_default_timeout(WAIT_MS)
     try:
         yield Watched(context.new_page())
     finally:
