@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-_WS = re.compile(r"\s+")
+_WS = re.compile(r"[ \t\n\r\f]+")  # HTML white space; a no-break space stays
 _BLANK_RUNS = re.compile(r"\n{3,}")
 _SKIP = frozenset({"script", "style", "head", "title", "template", "noscript", "svg"})
 _PARAGRAPH = frozenset(
