@@ -40,11 +40,15 @@ Transports (transport.py; smtp.py, graph.py, gmail.py)
     (stale ones are replaced once, transparently); 2xx accepted (queue id parsed from the DATA
     reply), 4xx temporary, 5xx permanent, connection errors temporary.
   - GraphTransport: POST /v1.0/users/{mailbox}/sendMail with the MIME bytes base64-encoded
-    (text/plain), bearer token from `token_provider(mailbox)`; 202 accepted, 429/5xx temporary
-    with Retry-After, other 4xx permanent (one retry with a fresh token after a 401).
-  - GmailTransport: google-api-python-client users.messages.send(userId="me", raw=base64url)
-    with `credentials_provider(mailbox)` → google.oauth2.credentials.Credentials; 200 accepted
-    (id, threadId), 429/5xx temporary with Retry-After, other 4xx permanent.
+    (text/plain; why MIME and not JSON: see graph.py), bearer token from
+    `token_provider(mailbox)`; 202 accepted, 429/5xx temporary with Retry-After, 401 temporary
+    (a new token next time), other 4xx permanent.
+  - GmailTransport: google-api-python-client users.messages.send(userId="me", raw=base64url;
+    over 4 MB a message/rfc822 media upload) with `credentials_provider(mailbox)` →
+    google.oauth2.credentials.Credentials; 200 accepted (id, threadId), 429/5xx and 403 rate
+    limits temporary with Retry-After, other 4xx permanent.
+  A token/credentials provider that raises is answered for too: a ServiceError below 500 (e.g.
+  MailboxNeedsReconnect) is permanent, anything else temporary (transport.credential_failure).
 
 Throttling (throttle.py)
   `Throttle.reserve(mailbox_key, recipients) -> wait_seconds`: 0 means "send now" and the send
