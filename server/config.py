@@ -26,6 +26,7 @@ class Config:
     BASE_URL: str = "http://127.0.0.1:5000"
     QUEUE: str = "inline"
     REDIS_URL: str | None = None
+    CELERY_QUEUE: str = "liaison"
     # Microsoft identity: tokens are issued by {MS_AUTHORITY}/{tenant}/v2.0
     MS_AUTHORITY: str = "https://login.microsoftonline.com"
     MS_CLIENT_ID: str | None = None
@@ -68,6 +69,7 @@ class Config:
             BASE_URL=_env("BASE_URL", cls.BASE_URL) or cls.BASE_URL,
             QUEUE=_env("QUEUE", "inline") or "inline",
             REDIS_URL=_env("REDIS_URL"),
+            CELERY_QUEUE=_env("CELERY_QUEUE", "liaison") or "liaison",
             MS_AUTHORITY=_env("MS_AUTHORITY", cls.MS_AUTHORITY) or cls.MS_AUTHORITY,
             MS_CLIENT_ID=_env("MS_CLIENT_ID"),
             MS_API_AUDIENCE=_env("MS_API_AUDIENCE"),

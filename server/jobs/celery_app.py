@@ -37,6 +37,7 @@ def make_celery(app: Flask) -> Celery:
         broker_connection_retry_on_startup=True,
         broker_transport_options={"visibility_timeout": 3600},
         timezone="UTC",
+        task_default_queue=app.config.get("CELERY_QUEUE", "liaison"),
     )
     load_task_modules()
     for name, fn in TASKS.items():

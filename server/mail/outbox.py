@@ -81,18 +81,27 @@ def queue_message(
 
 
 def claim_batch(worker: str, limit: int = 50, lease_seconds: int = LEASE_SECONDS) -> list[int]:
-    """Atomically claim up to `limit` due queued rows for `worker`; returns their ids."""
+    """Atomically claim up to `limit` due queued rows for `worker`; returns their ids.
+
+    The ids are locked first (SKIP LOCKED: concurrent workers take different rows) and then
+    updated by id in the same transaction. A single UPDATE ... WHERE id IN (SELECT ... LIMIT n
+    FOR UPDATE SKIP LOCKED) is not used: PostgreSQL may evaluate that subquery more than once
+    and claim far more than `limit` rows.
+    """
     now = utcnow()
-    due = (
+    ids = db.session.scalars(
         select(OutboxMessage.id)
         .where(OutboxMessage.state == "queued", OutboxMessage.next_attempt_at <= now)
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
-    )
-    claimed = db.session.scalars(
+    ).all()
+    if not ids:
+        db.session.commit()
+        return []
+    claimed = db.session.scalars(  # on SQLite another process may have taken some meanwhile
         update(OutboxMessage)
-        .where(OutboxMessage.id.in_(due.scalar_subquery()), OutboxMessage.state == "queued")
+        .where(OutboxMessage.id.in_(ids), OutboxMessage.state == "queued")
         .values(
             state="sending",
             lease_owner=worker,
