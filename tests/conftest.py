@@ -19,8 +19,9 @@ from sqlalchemy import create_engine, event, make_url, text
 from server import create_app
 from server.extensions import db
 
-pytest_plugins = ["fakes.oidc"]  # the `oidc` fixture: a local OpenID issuer (tests/fakes/oidc.py)
-pytest_plugins += ["fakes.oauth_server"]  # `oauth`: authorization server (code, refresh, OBO)
+# Fixtures of the loopback fakes: `oidc` (an OpenID issuer), `oauth` (authorization server:
+# code, refresh, on-behalf-of), `smtp_sink` / `make_smtp_sink` (an aiosmtpd sink).
+pytest_plugins = ["fakes.oidc", "fakes.oauth_server", "fakes.smtp_sink"]
 
 PG_URL = os.environ.get("LIAISON_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -64,7 +65,13 @@ def pytest_report_header(config):
             "on PostgreSQL too)"
         )
     )
-    return [f"database backends: {', '.join(BACKENDS)}", pg]
+    redis_url = os.environ.get("LIAISON_TEST_REDIS_URL")
+    queue = (
+        f"Redis/Celery at {redis_url}"
+        if redis_url
+        else ("Redis/Celery: not configured (set LIAISON_TEST_REDIS_URL to run the Celery tests)")
+    )
+    return [f"database backends: {', '.join(BACKENDS)}", pg, queue]
 
 
 # --- databases ------------------------------------------------------------------------------------
