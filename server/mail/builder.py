@@ -239,7 +239,10 @@ class MessageTemplate:
     ) -> BuiltMessage:
         """One message for one recipient (or one group of To/Cc/Bcc recipients)."""
         message_id = msg_id(message_id) if message_id else self.new_message_id()
-        to_line, recipients, utf8 = address_list("To", _mailboxes(to))
+        to_list = _mailboxes(to)
+        if not to_list:
+            raise HeaderError("a message needs at least one To address")
+        to_line, recipients, utf8 = address_list("To", to_list)
         lines = [f"Date: {format_datetime(date or utcnow())}", self._from]
         if self._reply_to:
             lines.append(self._reply_to)

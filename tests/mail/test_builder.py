@@ -316,6 +316,7 @@ def test_template_shares_parts_and_personalizes_each_message():
         {"to": "a@b.example", "headers": {"Bad Name": "x"}},
         {"to": "a@b.example", "in_reply_to": "no-at-sign"},
         {"to": "a@b.example", "attachments": [Attachment("x", b"", "not a type")]},
+        {"to": []},
     ],
 )
 def test_bad_input_is_refused(kwargs):

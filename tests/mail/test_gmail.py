@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from google.oauth2.credentials import Credentials
+from googleapiclient.discovery import build
 
 from server.errors import Conflict
 from server.mail.builder import Attachment, MessageTemplate
@@ -49,6 +52,23 @@ def test_accepted_with_gmails_message_and_thread_ids(fake_gmail):
     assert isinstance(gmail.send("ann@gmail.example", ["z@x.org"], built().data), Accepted)
     assert len(fake_gmail.requests) == 3
     gmail.close()
+
+
+def test_the_fake_serves_messages_get_to_the_real_client(fake_gmail):
+    gmail = transport(fake_gmail)
+    message = built()
+    result = gmail.send("ann@gmail.example", message.recipients, message.data)
+    service = build(
+        "gmail",
+        "v1",
+        credentials=Credentials(token="good-token"),
+        discoveryServiceUrl=fake_gmail.discovery_url,
+        static_discovery=False,
+        cache_discovery=False,
+    )
+    got = service.users().messages().get(userId="me", id=result.provider_id, format="raw").execute()
+    assert got["threadId"] == result.thread_id
+    assert base64.urlsafe_b64decode(got["raw"]) == message.data
 
 
 def test_large_messages_go_as_a_media_upload(fake_gmail):
