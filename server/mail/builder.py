@@ -294,35 +294,14 @@ class MessageTemplate:
 def build_message(
     *,
     sender: AddressLike,
-    to,
-    subject: str,
     domain: str,
-    html: str | None = None,
-    text: str | None = None,
-    cc=(),
-    bcc=(),
     reply_to=(),
     attachments: list[Attachment] | tuple = (),
-    headers: dict[str, str] | None = None,
-    in_reply_to: str | None = None,
-    references: list[str] | tuple = (),
-    message_id: str | None = None,
-    date: datetime | None = None,
+    **message,
 ) -> BuiltMessage:
-    """Build one message (see MessageTemplate for many messages sharing parts)."""
+    """Build one message; `message` takes MessageTemplate.render's arguments (to, subject, html,
+    text, cc, bcc, headers, in_reply_to, references, message_id, date)."""
     template = MessageTemplate(
         sender=sender, domain=domain, reply_to=reply_to, attachments=attachments
     )
-    return template.render(
-        to=to,
-        subject=subject,
-        html=html,
-        text=text,
-        cc=cc,
-        bcc=bcc,
-        headers=headers,
-        in_reply_to=in_reply_to,
-        references=references,
-        message_id=message_id,
-        date=date,
-    )
+    return template.render(**message)
