@@ -60,6 +60,26 @@ class QuotaExceeded(ServiceError):
     status, code = 429, "quota_exceeded"
 
 
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "field"],
+            "properties": {
+                "code": {"type": "string", "description": "machine-readable, e.g. not_found"},
+                "message": {"type": "string", "description": "what went wrong, for a person"},
+                "field": {
+                    "type": ["string", "null"],
+                    "description": "the request field at fault, when there is one",
+                },
+                "details": {"type": "object", "description": "validation details by field"},
+            },
+        }
+    },
+}
+
 _CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -109,7 +129,9 @@ def _first_validation_problem(detail: Any, path: tuple[str, ...] = ()) -> tuple[
 
 
 def register_error_handlers(app: APIFlask) -> None:
-    """Route every error through one JSON shape."""
+    """Route every error through one JSON shape (and document that shape in the OpenAPI spec)."""
+    app.config["HTTP_ERROR_SCHEMA"] = ERROR_SCHEMA
+    app.config["VALIDATION_ERROR_SCHEMA"] = ERROR_SCHEMA
 
     @app.error_processor
     def _http_error(error: HTTPError):
