@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from apiflask import APIFlask
+from werkzeug.routing import IntegerConverter
 
 from .config import Config, normalize_database_url
 from .errors import register_error_handlers
 from .extensions import db, migrate
+from .fields import MAX_ID
 
 BLUEPRINTS = (
     "server.health:bp",
@@ -22,6 +24,7 @@ BLUEPRINTS = (
     "server.records.routes:bp",
     "server.records.query_routes:bp",
     "server.records.import_routes:bp",
+    "server.mail.inbound_routes:bp",
     "server.surfaces.web.routes:bp",
 )
 
@@ -35,6 +38,16 @@ def _instance_secret(instance_path: str) -> str:
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_urlsafe(48))
     return path.read_text().strip()
+
+
+class IdConverter(IntegerConverter):
+    """`<int:...>` in our routes: a positive id within the column range; anything else is a 404
+    (an unbounded integer would reach the database and fail there)."""
+
+    def __init__(self, url_map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def _load(dotted: str) -> Any:
@@ -101,6 +114,7 @@ def create_app(config: Config | dict | None = None) -> APIFlask:
         configure_engine_events(db.engine)
 
     register_error_handlers(app)
+    app.url_map.converters["int"] = IdConverter
     for dotted in BLUEPRINTS:
         app.register_blueprint(_load(dotted))
     from . import models  # noqa: F401  (every table registered with the metadata)

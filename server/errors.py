@@ -162,4 +162,7 @@ def register_error_handlers(app: APIFlask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
         app.logger.exception("unhandled error")
+        from .extensions import db
+
+        db.session.rollback()  # a failed statement must not poison the next use of the session
         return error_body(500, "Internal error; it has been logged."), 500

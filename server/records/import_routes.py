@@ -11,6 +11,7 @@ from flask import request
 
 from ..auth.guard import auth_required, current_user
 from ..errors import PayloadTooLarge, ValidationFailed
+from ..fields import Id
 from . import import_jobs
 from .import_models import IMPORT_RECORD_TYPES, IMPORT_STATUSES
 from .importer import ON_DUPLICATE
@@ -38,7 +39,7 @@ class RowErrorOut(Schema):
 
 
 class ImportJobOut(Schema):
-    id = Integer()
+    id = Id()
     record_type = String()
     status = String(metadata={"enum": list(IMPORT_STATUSES)})
     filename = String()
@@ -56,7 +57,7 @@ class ImportJobOut(Schema):
     rows_failed = Integer()
     errors_total = Integer()
     message = String(allow_none=True)
-    created_by_id = Integer(allow_none=True)
+    created_by_id = Id(allow_none=True)
     created_at = DateTime()
     started_at = DateTime(allow_none=True)
     finished_at = DateTime(allow_none=True)
@@ -67,13 +68,13 @@ class ImportJobDetailOut(ImportJobOut):
 
 
 class ImportListQuery(Schema):
-    cursor = Integer(load_default=None)
+    cursor = Id(load_default=None)
     limit = Integer(load_default=50, validate=Range(1, 200))
 
 
 class ImportPageOut(Schema):
     items = List(Nested(ImportJobOut))
-    next_cursor = Integer(allow_none=True)
+    next_cursor = Id(allow_none=True)
 
 
 def _job_out(job, with_errors: bool = True) -> dict:

@@ -10,6 +10,7 @@ from apiflask import Schema
 from apiflask.fields import Boolean, DateTime, Dict, Integer, List, Nested, Raw, String
 from apiflask.validators import Length, OneOf, Range
 
+from ..fields import Id
 from .criteria import ALL_OPS, MAX_CONDITIONS, MAX_DEPTH, MODELS
 from .pagination import DEFAULT_LIMIT, MAX_LIMIT
 
@@ -50,7 +51,7 @@ class ViewsQuery(Schema):
 class ViewIn(Schema):
     name = String(required=True, validate=Length(min=1, max=200))
     record_type = String(required=True, validate=OneOf(tuple(MODELS)))
-    custom_type_id = Integer(
+    custom_type_id = Id(
         allow_none=True, metadata={"description": "The custom object type (record_type custom)."}
     )
     criteria = _criteria(required=True)
@@ -66,13 +67,13 @@ class ViewPatch(Schema):
 
 
 class ViewOut(Schema):
-    id = Integer()
+    id = Id()
     name = String()
     record_type = String()
-    custom_type_id = Integer(allow_none=True)
+    custom_type_id = Id(allow_none=True)
     criteria = _criteria()
     is_shared = Boolean()
-    owner_id = Integer()
+    owner_id = Id()
     can_edit = Boolean(metadata={"description": "Whether the caller may change or delete it."})
     created_at = DateTime()
     updated_at = DateTime()
@@ -104,7 +105,7 @@ class CountOut(Schema):
 
 class SearchIn(Schema):
     criteria = _criteria(required=True)
-    custom_type_id = Integer(
+    custom_type_id = Id(
         allow_none=True, metadata={"description": "The custom object type (record type custom)."}
     )
 
@@ -122,7 +123,7 @@ class LookupIn(Schema):
 
 
 class _Person(Schema):
-    id = Integer()
+    id = Id()
     name = String()
     email = String()
 
@@ -133,7 +134,7 @@ class _ContactEmail(Schema):
 
 
 class LookupContact(Schema):
-    id = Integer()
+    id = Id()
     name = String()
     first_name = String()
     last_name = String()
@@ -144,13 +145,13 @@ class LookupContact(Schema):
 
 
 class LookupCompany(Schema):
-    id = Integer()
+    id = Id()
     name = String()
     domains = List(String())
 
 
 class LookupDeal(Schema):
-    id = Integer()
+    id = Id()
     name = String()
     stage = String()
     amount = String(allow_none=True, metadata={"description": "Decimal as a string"})
@@ -160,7 +161,7 @@ class LookupDeal(Schema):
 
 
 class LookupTicket(Schema):
-    id = Integer()
+    id = Id()
     subject = String()
     status = String()
     priority = String()

@@ -21,6 +21,7 @@ from apiflask.fields import (
 )
 from apiflask.validators import Length, OneOf, Range, Regexp
 
+from ..fields import Id
 from .associations import RECORD_MODELS, display_name
 from .custom_types import PROPERTY_TYPES
 from .models import LIFECYCLE_STAGES
@@ -57,7 +58,7 @@ class ListQuery(PageQuery):
     q = String(
         validate=Length(max=200), metadata={"description": "Free-text search (see each list)."}
     )
-    owner_id = Integer(metadata={"description": "Only records owned by this user."})
+    owner_id = Id(metadata={"description": "Only records owned by this user."})
 
 
 class AssociationsQuery(PageQuery):
@@ -65,8 +66,8 @@ class AssociationsQuery(PageQuery):
 
 
 class _RecordOut(Schema):
-    id = Integer()
-    owner_id = Integer(allow_none=True)
+    id = Id()
+    owner_id = Id(allow_none=True)
     properties = _properties()
     created_at = DateTime()
     updated_at = DateTime()
@@ -90,8 +91,8 @@ class ContactIn(Schema):
     phone = String(validate=Length(max=50), allow_none=True)
     lifecycle_stage = String(validate=OneOf(LIFECYCLE_STAGES))
     is_marketing = Boolean()
-    primary_company_id = Integer(allow_none=True)
-    owner_id = Integer(allow_none=True, metadata={"description": "Defaults to the caller."})
+    primary_company_id = Id(allow_none=True)
+    owner_id = Id(allow_none=True, metadata={"description": "Defaults to the caller."})
     properties = _properties()
 
 
@@ -118,7 +119,7 @@ class ContactOut(_RecordOut):
     phone = String(allow_none=True)
     lifecycle_stage = String()
     is_marketing = Boolean()
-    primary_company_id = Integer(allow_none=True)
+    primary_company_id = Id(allow_none=True)
     primary_email = String(allow_none=True)
     emails = List(Nested(ContactEmailOut))
 
@@ -134,7 +135,7 @@ class CompanyIn(Schema):
         validate=Length(max=50),
         metadata={"description": "Web/mail domains, stored lower-case, unique in the org."},
     )
-    owner_id = Integer(allow_none=True, metadata={"description": "Defaults to the caller."})
+    owner_id = Id(allow_none=True, metadata={"description": "Defaults to the caller."})
     properties = _properties()
 
 
@@ -158,7 +159,7 @@ class DealIn(Schema):
     currency = String(validate=Regexp(r"^[A-Za-z]{3}$"), metadata={"example": "EUR"})
     close_date = Date(allow_none=True)
     is_closed = Boolean()
-    owner_id = Integer(allow_none=True, metadata={"description": "Defaults to the caller."})
+    owner_id = Id(allow_none=True, metadata={"description": "Defaults to the caller."})
     properties = _properties()
 
 
@@ -182,7 +183,7 @@ class TicketIn(Schema):
     status = String(validate=Length(min=1, max=40))
     priority = String(validate=OneOf(TICKET_PRIORITIES))
     is_closed = Boolean()
-    owner_id = Integer(allow_none=True, metadata={"description": "Defaults to the caller."})
+    owner_id = Id(allow_none=True, metadata={"description": "Defaults to the caller."})
     properties = _properties()
 
 
@@ -234,7 +235,7 @@ class CustomTypeIn(Schema):
 
 
 class CustomTypeOut(Schema):
-    id = Integer()
+    id = Id()
     name = String()
     label = String()
     plural_label = String()
@@ -254,7 +255,7 @@ class CustomRecordIn(Schema):
         load_default=dict,
         metadata={"description": "Values checked against the type's property_schema."},
     )
-    owner_id = Integer(allow_none=True, metadata={"description": "Defaults to the caller."})
+    owner_id = Id(allow_none=True, metadata={"description": "Defaults to the caller."})
 
 
 class CustomRecordPatch(Schema):
@@ -263,11 +264,11 @@ class CustomRecordPatch(Schema):
         values=Raw(allow_none=True),
         metadata={"description": "Merged into the stored values; null removes a value."},
     )
-    owner_id = Integer(allow_none=True)
+    owner_id = Id(allow_none=True)
 
 
 class CustomRecordOut(_RecordOut):
-    type_id = Integer()
+    type_id = Id()
     display_name = Method("_display_name", metadata={"type": "string"})
 
     def _display_name(self, record) -> str:
@@ -284,7 +285,7 @@ class CustomRecordPage(Schema):
 
 class RecordRef(Schema):
     type = String(required=True, validate=OneOf(RECORD_TYPE_NAMES))
-    id = Integer(required=True)
+    id = Id(required=True)
 
 
 class AssociationIn(Schema):
@@ -293,19 +294,19 @@ class AssociationIn(Schema):
 
 
 class AssociationOut(Schema):
-    id = Integer()
+    id = Id()
     a = Nested(RecordRef)
     b = Nested(RecordRef)
     created_at = DateTime()
-    created_by_id = Integer(allow_none=True)
+    created_by_id = Id(allow_none=True)
 
 
 class AssociatedRecordOut(Schema):
-    association_id = Integer()
+    association_id = Id()
     type = String()
-    id = Integer()
+    id = Id()
     display_name = String()
-    custom_type_id = Integer(allow_none=True)
+    custom_type_id = Id(allow_none=True)
     created_at = DateTime()
 
 
