@@ -54,6 +54,8 @@ class Config:
         "s1"  # SMTP sends are signed when instance/dkim/<domain>/<selector>.pem exists
     )
     OUTBOX_LEASE_SECONDS: int = 300
+    GRAPH_BASE_URL: str = "https://graph.microsoft.com"
+    GMAIL_DISCOVERY_URL: str | None = None  # None: the discovery document google-api ships
     # Inbound mail: our addresses (log+, unsubscribe+, bounce+) and the largest message taken
     INBOUND_DOMAIN: str = "inbound.liaison.localhost"
     INBOUND_MAX_BYTES: int = 60 * 1024 * 1024
@@ -90,6 +92,8 @@ class Config:
             MAIL_DOMAIN=_env("MAIL_DOMAIN", cls.MAIL_DOMAIN) or cls.MAIL_DOMAIN,
             DKIM_SELECTOR=_env("DKIM_SELECTOR", cls.DKIM_SELECTOR) or cls.DKIM_SELECTOR,
             OUTBOX_LEASE_SECONDS=int(_env("OUTBOX_LEASE_SECONDS", "300") or 300),
+            GRAPH_BASE_URL=_env("GRAPH_BASE_URL", cls.GRAPH_BASE_URL) or cls.GRAPH_BASE_URL,
+            GMAIL_DISCOVERY_URL=_env("GMAIL_DISCOVERY_URL"),
             INBOUND_DOMAIN=_env("INBOUND_DOMAIN", cls.INBOUND_DOMAIN) or cls.INBOUND_DOMAIN,
             INBOUND_MAX_BYTES=int(_env("INBOUND_MAX_BYTES", "0") or 0) or cls.INBOUND_MAX_BYTES,
         )

@@ -15,10 +15,16 @@ from __future__ import annotations
 
 from flask import current_app
 
+from ..extensions import db
 from .builder import Address, build_message
 from .dkim import DkimSigner, load_signer
+from .gmail import GmailTransport
+from .graph import GRAPH_BASE, GraphTransport
+from .mailbox_models import ConnectedMailbox
+from .mailbox_tokens import google_credentials_for, graph_token_for
 from .models import OutboxMessage
 from .smtp import SmtpTransport
+from .throttle import Throttle, throttle_for
 from .transport import PermanentFailure, SendResult
 
 
@@ -39,6 +45,24 @@ class _Unavailable:
         return None
 
 
+class _MailboxSender:
+    """A connected mailbox's provider transport, sending as that mailbox within its throttle."""
+
+    def __init__(self, transport, throttle: Throttle, mailbox: ConnectedMailbox) -> None:
+        self.transport, self.throttle = transport, throttle
+        self.mailbox_id, self.address = mailbox.id, mailbox.address
+
+    def reserve(self, row: OutboxMessage) -> float:
+        """Seconds to wait before this mailbox may send again (0: go, and it is counted)."""
+        return self.throttle.reserve(str(self.mailbox_id), 1)
+
+    def send(self, envelope_from: str, recipients: list[str], message: bytes) -> SendResult:
+        return self.transport.send(envelope_from, recipients, message, mailbox=self.address)
+
+    def close(self) -> None:
+        return None
+
+
 class Delivery:
     """Compose and transport for outbox rows, with transports reused across messages."""
 
@@ -47,6 +71,8 @@ class Delivery:
         self.instance_path = current_app.instance_path
         self._smtp: SmtpTransport | None = None
         self._signers: dict[str, DkimSigner | None] = {}
+        self._mailboxes: dict[str, ConnectedMailbox] = {}  # by address, for the token providers
+        self._providers: dict[str, tuple[object, Throttle]] = {}
 
     def __enter__(self) -> Delivery:
         return self
@@ -54,6 +80,8 @@ class Delivery:
     def __exit__(self, *_exc) -> None:
         if self._smtp is not None:
             self._smtp.close()
+        for transport, _throttle in self._providers.values():
+            transport.close()
 
     def _signer_for(self, domain: str) -> DkimSigner | None:
         if domain not in self._signers:
@@ -103,4 +131,32 @@ class Delivery:
                     password=self.config.get("SMTP_PASSWORD"),
                 )
             return self._smtp
-        return _Unavailable(f"transport {row.transport!r} is not available for this row")
+        if row.transport in ("graph", "gmail"):
+            return self._mailbox_sender(row)
+        return _Unavailable(f"unknown transport {row.transport!r}")
+
+    def _provider(self, name: str) -> tuple[object, Throttle]:
+        if name not in self._providers:
+            if name == "graph":
+                transport = GraphTransport(
+                    lambda address: graph_token_for(self._mailboxes[address]),
+                    base_url=self.config.get("GRAPH_BASE_URL") or GRAPH_BASE,
+                )
+            else:
+                transport = GmailTransport(
+                    lambda address: google_credentials_for(self._mailboxes[address]),
+                    discovery_url=self.config.get("GMAIL_DISCOVERY_URL"),
+                )
+            self._providers[name] = (transport, throttle_for(name, self.config))
+        return self._providers[name]
+
+    def _mailbox_sender(self, row: OutboxMessage):
+        mailbox = db.session.get(ConnectedMailbox, row.mailbox_id) if row.mailbox_id else None
+        expected = "microsoft" if row.transport == "graph" else "google"
+        if mailbox is None or mailbox.org_id != row.org_id or mailbox.provider != expected:
+            return _Unavailable(f"no {expected} mailbox {row.mailbox_id} for this message")
+        if mailbox.status != "connected":
+            return _Unavailable(f"mailbox {mailbox.address} is {mailbox.status}; reconnect it")
+        self._mailboxes[mailbox.address] = mailbox
+        transport, throttle = self._provider(row.transport)
+        return _MailboxSender(transport, throttle, mailbox)
