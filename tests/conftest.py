@@ -6,25 +6,18 @@ A configured service that cannot be reached fails the run loudly; nothing is ski
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, event, make_url, text
+from databases import BACKENDS, PG_URL, database_url_for, make_test_app
+from sqlalchemy import event, make_url, text
 
-from server import create_app
 from server.extensions import db
 
 # Fixtures of the loopback fakes: `oidc` (an OpenID issuer), `oauth` (authorization server:
 # code, refresh, on-behalf-of), `smtp_sink` / `make_smtp_sink` (an aiosmtpd sink).
 pytest_plugins = ["fakes.oidc", "fakes.oauth_server", "fakes.smtp_sink"]
-
-PG_URL = os.environ.get("LIAISON_TEST_DATABASE_URL")
-BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 
 # --- no network beyond this machine -------------------------------------------------------------
@@ -75,55 +68,6 @@ def pytest_report_header(config):
 
 
 # --- databases ------------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _postgres_database() -> Iterator[str]:
-    base = make_url(PG_URL).set(drivername="postgresql+psycopg")
-    name = f"liaison_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # loud: a configured database that is not there is a failure
-        pytest.exit(f"LIAISON_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {exc}", 3)
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :n AND pid <> pg_backend_pid()"
-                ),
-                {"n": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
-
-
-@contextlib.contextmanager
-def database_url_for(backend: str, tmp_dir: Path) -> Iterator[str]:
-    """A fresh, empty database of the given backend for the duration of the block."""
-    if backend == "postgresql":
-        with _postgres_database() as url:
-            yield url
-    else:
-        yield f"sqlite:///{tmp_dir / f'test-{uuid.uuid4().hex[:8]}.sqlite'}"
-
-
-def make_test_app(database_url: str, instance_path: Path, **overrides):
-    """An app configured for tests: given database, own instance folder, fixed secret."""
-    config = {
-        "TESTING": True,
-        "SQLALCHEMY_DATABASE_URI": database_url,
-        "SECRET_KEY": "test-secret-key",
-        "INSTANCE_PATH": str(instance_path),
-        "BASE_URL": "http://localhost",
-        "SERVER_NAME": None,
-        **overrides,
-    }
-    return create_app(config)
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
