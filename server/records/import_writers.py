@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 
 from ..clock import utcnow
 from ..extensions import db
@@ -141,8 +141,16 @@ class BatchWriter:
     def _insert_records(self, rows: list[PendingRow]) -> list[int]:
         """Insert the records of `rows` in one statement; their ids in the same order."""
         table = self.model.__table__
+        values = [self._record_row(p) for p in rows]
+        if db.session.get_bind().dialect.name == "sqlite":
+            # SQLite has one writer: from its first INSERT this transaction holds the lock, and
+            # each row gets max(id) + 1, so the batch's ids are consecutive and end at the last
+            # rowid. (SQLAlchemy would send one INSERT per row to keep RETURNING in order.)
+            db.session.execute(insert(table), values)
+            last = db.session.execute(text("SELECT last_insert_rowid()")).scalar_one()
+            return list(range(last - len(values) + 1, last + 1))
         stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        return list(db.session.execute(stmt, [self._record_row(p) for p in rows]).scalars())
+        return list(db.session.execute(stmt, values).scalars())
 
     def _update_records(self, rows: list[PendingRow]) -> None:
         """Change the given fields of existing records; free properties are merged."""
