@@ -39,7 +39,9 @@ def _owner_id(org_id: int, email: str | None) -> int | None:
     if email is None:
         return None
     user_id = db.session.scalar(
-        select(User.id).where(User.org_id == org_id, User.email == email.strip().lower())
+        select(User.id).where(
+            User.org_id == org_id, User.email == email.strip().lower(), User.is_active
+        )
     )
     if user_id is None:
         raise click.BadParameter(f"no user {email} in organization {org_id}", param_hint="--owner")

@@ -44,7 +44,9 @@ def _owner_id(org_id: int, email: str | None) -> int | None:
     if not email:
         return None
     user_id = db.session.scalar(
-        select(User.id).where(User.org_id == org_id, User.email == email.strip().lower())
+        select(User.id).where(
+            User.org_id == org_id, User.email == email.strip().lower(), User.is_active
+        )
     )
     if user_id is None:
         raise ValidationFailed(f"No user {email} in your organization.", field="owner")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import tracemalloc
 
 import pytest
-from conftest import make_test_app
+from databases import make_test_app
 from email_validator import EmailNotValidError, validate_email
 from factories import make_org
 from sqlalchemy import func, select
