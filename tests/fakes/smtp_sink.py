@@ -67,6 +67,9 @@ class _State:
     failures: list[_Failure] = field(default_factory=list)
     live: list[SMTP] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    hold_after: int | None = None  # messages past this many wait for `released`
+    holding: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
 
 
 def _self_signed(directory: Path) -> tuple[Path, Path]:
@@ -164,6 +167,12 @@ class _Handler:
         )
         with self.state.lock:
             self.state.messages.append(received)
+            hold = self.state.hold_after is not None and (
+                len(self.state.messages) > self.state.hold_after
+            )
+        if hold:  # stored, but the client hears nothing until released (a crash test's moment)
+            self.state.holding.set()
+            await server.loop.run_in_executor(None, self.state.released.wait)
         return f"250 2.0.0 Ok: queued as {queue_id}"
 
 
@@ -221,6 +230,17 @@ class SmtpSink:
         assert stage in ("mail", "rcpt", "data")
         with self._state.lock:
             self._state.failures.append(_Failure(code, stage, count))
+
+    def hold_after(self, count: int) -> threading.Event:
+        """Once `count` messages are stored, hold the reply to every further one until
+        `release()`; returns an event set when the first reply is being held."""
+        self._state.hold_after = count
+        return self._state.holding
+
+    def release(self) -> None:
+        """Answer the held replies and stop holding."""
+        self._state.hold_after = None
+        self._state.released.set()
 
     def drop_connections(self) -> None:
         """Close every open client connection from the server side (an idle timeout)."""
@@ -288,6 +308,7 @@ class SmtpSink:
         return AuthResult(success=ok, handled=False)
 
     def stop(self) -> None:
+        self.release()
         if self._controller is not None:
             self.drop_connections()
             self._controller.stop()
