@@ -110,4 +110,5 @@ def insert_if_absent(model: type[db.Model], **values) -> bool:
     """
     dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
     statement = dialect.insert(model).values(**values).on_conflict_do_nothing()
-    return bool(db.session.execute(statement).rowcount)
+    key = model.__table__.primary_key.columns.values()[0]
+    return db.session.execute(statement.returning(key)).first() is not None

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from server import events
 from server.extensions import db
+from server.mail.inbound import INBOUND_HANDLERS
 from server.mail.models import OutboxMessage
 
 DATA = Path(__file__).parent / "data"
@@ -53,3 +54,25 @@ def captured(event_name: str) -> Iterator[list[dict]]:
         yield seen
     finally:
         events.unsubscribe(event_name, collect)
+
+
+@contextlib.contextmanager
+def handler(kind: str, fn=None):
+    """Register `fn` for `kind` while the block runs (None: no handler at all)."""
+    before = INBOUND_HANDLERS.pop(kind, None)
+    if fn is not None:
+        INBOUND_HANDLERS[kind] = fn
+    try:
+        yield
+    finally:
+        INBOUND_HANDLERS.pop(kind, None)
+        if before is not None:
+            INBOUND_HANDLERS[kind] = before
+
+
+def recorder(into: list):
+    def record(delivery):
+        into.append(delivery)
+        return "recorded"
+
+    return record
