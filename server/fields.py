@@ -13,3 +13,11 @@ class Id(Integer):
         kwargs.setdefault("validate", Range(1, MAX_ID))
         kwargs.setdefault("metadata", {}).setdefault("minimum", 1)
         super().__init__(**kwargs)
+
+
+class IdCursor(Integer):
+    """A page cursor that is the last id seen (0 or absent: the first page)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("validate", Range(0, MAX_ID))
+        super().__init__(**kwargs)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from apiflask import APIBlueprint, Schema
-from apiflask.fields import Boolean, DateTime, Integer, List, Nested, String
+from apiflask.fields import Boolean, DateTime, List, Nested, String
 from apiflask.validators import Length
 
+from ..fields import Id
 from .guard import auth_required, csrf_token, current_user, logout_session, resolve_user
 from .tokens import create_api_token, list_api_tokens, list_org_api_tokens, revoke_api_token
 
@@ -13,14 +14,14 @@ bp = APIBlueprint("auth", __name__)
 
 
 class OrgOut(Schema):
-    id = Integer()
+    id = Id()
     name = String()
     edition = String()
     time_zone = String()
 
 
 class UserOut(Schema):
-    id = Integer()
+    id = Id()
     email = String()
     name = String()
     role = String(metadata={"description": "super_admin, admin or rep"})
@@ -37,10 +38,10 @@ class TokenIn(Schema):
 
 
 class TokenOut(Schema):
-    id = Integer()
+    id = Id()
     name = String()
     prefix = String(metadata={"description": "the token's first characters, to recognise it"})
-    user_id = Integer()
+    user_id = Id()
     created_at = DateTime()
     last_used_at = DateTime(allow_none=True)
     revoked_at = DateTime(allow_none=True)

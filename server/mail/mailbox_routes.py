@@ -9,13 +9,14 @@ API: GET /api/mailboxes, DELETE /api/mailboxes/<mailbox_id>, and POST /api/mailb
 from __future__ import annotations
 
 from apiflask import APIBlueprint, Schema
-from apiflask.fields import DateTime, Integer, List, Nested, String
+from apiflask.fields import DateTime, List, Nested, String
 from flask import redirect, request, session, url_for
 
 from ..auth.guard import auth_required, current_user, resolve_user
 from ..auth.signin_routes import error_page, external_url, local_path
 from ..auth.tokens import TOKEN_PREFIX
 from ..errors import BadRequest, Forbidden, ServiceError
+from ..fields import Id
 from .mailbox_tokens import connect_outlook_mailbox
 from .mailboxes import (
     disconnect_mailbox,
@@ -30,7 +31,7 @@ AFTER_CONNECT = "/settings"
 
 
 class MailboxOut(Schema):
-    id = Integer()
+    id = Id()
     provider = String(metadata={"description": "microsoft or google"})
     address = String()
     status = String(metadata={"description": "connected or needs_reconnect"})

@@ -11,6 +11,7 @@ from apiflask.fields import Boolean, DateTime, Dict, Email, Integer, List, Neste
 from apiflask.validators import Length, OneOf, Range
 from marshmallow import RAISE
 
+from ..fields import Id, IdCursor
 from .models import EDITIONS, ROLES
 from .settings import ORG_KEYS, OVER_QUOTA_ACTIONS, RECORD_TYPES, SETTINGS, USER_KEYS
 
@@ -70,15 +71,15 @@ class EffectiveSettingsOut(Schema):
 
 
 class AuditQuery(Schema):
-    cursor = Integer(load_default=None, validate=Range(min=0))
+    cursor = IdCursor(load_default=None)
     limit = Integer(load_default=50, validate=Range(min=1, max=200))
 
 
 class AuditEntryOut(Schema):
-    id = Integer()
-    actor_id = Integer(allow_none=True)
+    id = Id()
+    actor_id = Id(allow_none=True)
     scope = String(metadata={"enum": ["org", "user"]})
-    target_user_id = Integer(allow_none=True)
+    target_user_id = Id(allow_none=True)
     key = String()
     old_value = Raw(allow_none=True)
     new_value = Raw(allow_none=True)
@@ -87,11 +88,11 @@ class AuditEntryOut(Schema):
 
 class AuditPageOut(Schema):
     items = List(Nested(AuditEntryOut))
-    next_cursor = Integer(allow_none=True)
+    next_cursor = IdCursor(allow_none=True)
 
 
 class OrgOut(Schema):
-    id = Integer()
+    id = Id()
     name = String()
     edition = String(metadata={"enum": list(EDITIONS)})
     time_zone = String()
@@ -112,7 +113,7 @@ class OrgPatch(_Strict):
 
 
 class UserOut(Schema):
-    id = Integer()
+    id = Id()
     email = String()
     name = String()
     role = String(metadata={"enum": list(ROLES)})
@@ -138,7 +139,7 @@ class UserPatch(_Strict):
 
 
 class UsersQuery(Schema):
-    cursor = Integer(load_default=None, validate=Range(min=0))
+    cursor = IdCursor(load_default=None)
     limit = Integer(load_default=100, validate=Range(min=1, max=500))
 
 
@@ -148,4 +149,4 @@ class UserItemOut(UserOut):
 
 class UserPageOut(Schema):
     items = List(Nested(UserItemOut))
-    next_cursor = Integer(allow_none=True)
+    next_cursor = IdCursor(allow_none=True)
