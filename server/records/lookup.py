@@ -248,7 +248,12 @@ def lookup_emails(user: User, addresses: list[str]) -> dict:
             contact["name"] = contact["primary_email"] or f"Contact {contact['id']}"
     if contacts:
         _attach_related(org_id, contacts, companies, by_contact)
-    return {"results": results, "settings": effective_settings(user)}
+    answer = {"results": results, "settings": effective_settings(user)}
+    # End the read-only transaction with COMMIT, not the teardown's ROLLBACK: psycopg drops its
+    # prepared statements on every ROLLBACK, and PostgreSQL would plan the statements above
+    # again on each call (measured: about half of PostgreSQL's time per look-up).
+    db.session.commit()
+    return answer
 
 
 def _attach_related(
