@@ -11,6 +11,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 
 from ..auth.guard import auth_required, current_user
 from ..errors import PayloadTooLarge
+from ..fields import Id, IdCursor
 from . import dead_letters, suppression  # noqa: F401  (suppression registers its send check)
 from .inbound import RouteResult, route_inbound
 from .inbound_addresses import header_recipients, logging_address, rotate_logging_address
@@ -37,18 +38,18 @@ class RouteOutcomeOut(Schema):
 class InboundResultOut(Schema):
     status = String(metadata={"enum": ["routed", "partial", "dead_letter"]})
     routes = List(Nested(RouteOutcomeOut))
-    dead_letter_id = Integer(allow_none=True)
+    dead_letter_id = Id(allow_none=True)
     reason = String(allow_none=True)
 
 
 class SecretOut(Schema):
-    org_id = Integer()
+    org_id = Id()
     secret = String(metadata={"description": "the signing secret; shown this once, never again"})
 
 
 class DeadLetterOut(Schema):
-    id = Integer()
-    org_id = Integer(allow_none=True)
+    id = Id()
+    org_id = Id(allow_none=True)
     received_at = DateTime()
     source = String(metadata={"enum": ["smtp", "http"]})
     envelope_recipients = List(String())
@@ -66,12 +67,12 @@ class DeadLetterDetailOut(DeadLetterOut):
 
 class DeadLetterPageOut(Schema):
     items = List(Nested(DeadLetterOut))
-    next_cursor = Integer(allow_none=True)
+    next_cursor = IdCursor(allow_none=True)
 
 
 class DeadLetterQuery(Schema):
     status = String(load_default=None, validate=OneOf(DEAD_LETTER_STATUSES))
-    cursor = Integer(load_default=None, metadata={"description": "next_cursor of the last page"})
+    cursor = IdCursor(load_default=None, metadata={"description": "next_cursor of the last page"})
     limit = Integer(load_default=dead_letters.PAGE_SIZE, validate=Range(min=1, max=200))
 
 
