@@ -6,9 +6,14 @@ A row's `content` is what to render, as JSON::
      "cc": [...], "subject": str, "html": str | None, "text": str | None,
      "headers": {name: value}, "in_reply_to": str | None, "references": [str]}
 
-SMTP sends are DKIM-signed when a key exists for the sender's domain and the configured selector
-(`liaison dkim generate`). One `Delivery` keeps its transports (and so their pooled connections)
-for a whole run of batches.
+With "merge" ({field: value}) and an optional "template_key", subject / html / text are merge
+templates rendered per recipient in a sandbox (server/mail/merge.py), each compiled once per
+Delivery, with one shared MessageTemplate per (template_key, sender).
+
+SMTP sends use the row's VERP return path (bounce+<id>-<hmac>@<inbound domain>) so that
+delivery status notifications are matched to the row, and are DKIM-signed when a key exists for
+the sender's domain and the configured selector (`liaison dkim generate`). One `Delivery`
+keeps its transports (and so their pooled connections) for a whole run of batches.
 """
 
 from __future__ import annotations
@@ -16,12 +21,14 @@ from __future__ import annotations
 from flask import current_app
 
 from ..extensions import db
-from .builder import Address, build_message
+from .bounces import verp_address
+from .builder import Address, BuiltMessage, build_message
 from .dkim import DkimSigner, load_signer
 from .gmail import GmailTransport
 from .graph import GRAPH_BASE, GraphTransport
 from .mailbox_models import ConnectedMailbox
 from .mailbox_tokens import google_credentials_for, graph_token_for
+from .merge import MergeComposer
 from .models import OutboxMessage
 from .smtp import SmtpTransport
 from .throttle import Throttle, throttle_for
@@ -73,6 +80,7 @@ class Delivery:
         self._signers: dict[str, DkimSigner | None] = {}
         self._mailboxes: dict[str, ConnectedMailbox] = {}  # by address, for the token providers
         self._providers: dict[str, tuple[object, Throttle]] = {}
+        self._merge: MergeComposer | None = None
 
     def __enter__(self) -> Delivery:
         return self
@@ -97,7 +105,22 @@ class Delivery:
         """The message bytes for one row (DKIM-signed for SMTP when the domain has a key)."""
         content = row.content
         sender = content["from"]
-        built = build_message(
+        if "merge" in content:
+            if self._merge is None:
+                self._merge = MergeComposer(self.config["MAIL_DOMAIN"])
+            built = self._merge.build(content, row.recipient, row.message_id)
+        else:
+            built = self._build(row, content)
+        if row.transport == "smtp":
+            signer = self._signer_for(sender["email"].rpartition("@")[2])
+            if signer is not None:
+                return signer.sign(built.data)
+        return built.data
+
+    def _build(self, row: OutboxMessage, content: dict) -> BuiltMessage:
+        """A message without merge fields, built on its own."""
+        sender = content["from"]
+        return build_message(
             sender=Address(sender["email"], sender.get("name") or ""),
             to=_addresses(content.get("to")) or [Address(row.recipient)],
             cc=_addresses(content.get("cc")),
@@ -111,11 +134,10 @@ class Delivery:
             message_id=row.message_id,
             domain=self.config["MAIL_DOMAIN"],
         )
-        if row.transport == "smtp":
-            signer = self._signer_for(sender["email"].rpartition("@")[2])
-            if signer is not None:
-                return signer.sign(built.data)
-        return built.data
+
+    def envelope_for(self, row: OutboxMessage) -> str:
+        """The SMTP return path: the row's signed VERP address, so a bounce finds its row."""
+        return verp_address(row.id) if row.transport == "smtp" else row.envelope_from
 
     def transport_for(self, row: OutboxMessage):
         """The transport that sends this row."""
