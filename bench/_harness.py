@@ -17,7 +17,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +73,8 @@ class WrkResult:
     p90_ms: float
     p99_ms: float
     mean_ms: float
+    app_cpu_ms: float = 0.0  # CPU of gunicorn (master and workers) per request
+    db_cpu_ms: float = 0.0  # CPU of the PostgreSQL backends serving the app, per request
 
     @property
     def rate(self) -> float:
@@ -113,6 +115,59 @@ def run_wrk(url: str, script: Path, seconds: int, connections: int, threads: int
     )
 
 
+def _cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _group_pids(pgid: int) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    if int(stat.read().rsplit(")", 1)[1].split()[2]) == pgid:
+                        pids.append(int(entry))
+            except (FileNotFoundError, ProcessLookupError, IndexError):
+                continue
+    return pids
+
+
+class CpuMeter:
+    """CPU seconds spent so far by the gunicorn process group and by the PostgreSQL backends
+    connected to the benchmark database (Linux /proc; the machine's other load is left out)."""
+
+    def __init__(self, pgid: int, database_url: str) -> None:
+        self.pgid, self.database_url = pgid, database_url
+
+    def sample(self) -> tuple[float, float]:
+        """(app seconds, database seconds)."""
+        import psycopg
+
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            backends = [row[0] for row in conn.execute(
+                "SELECT pid FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()")]  # fmt: skip
+        return _cpu_seconds(_group_pids(self.pgid)), _cpu_seconds(backends)
+
+
+def measured(meter: CpuMeter, run: Callable[[], WrkResult]) -> WrkResult:
+    """`run()` with the CPU it cost the app and the database, per request."""
+    app0, db0 = meter.sample()
+    result = run()
+    app1, db1 = meter.sample()
+    count = max(result.requests, 1)
+    result.app_cpu_ms, result.db_cpu_ms = (app1 - app0) / count * 1e3, (db1 - db0) / count * 1e3
+    return result
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -134,23 +189,35 @@ def _wait_ready(url: str, proc: subprocess.Popen, log: Path, timeout: float) -> 
     raise RuntimeError(f"gunicorn did not answer {url} within {timeout:.0f} s")
 
 
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def _stop(proc: subprocess.Popen) -> None:
-    """TERM the whole process group, then KILL whatever is left."""
-    for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
+    """TERM the whole process group, then KILL whatever is left; returns when it is empty."""
+    for sig, wait in ((signal.SIGTERM, 20.0), (signal.SIGKILL, 10.0)):
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+            break
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            proc.poll()  # reap the master so it does not linger as a zombie
+            if not _group_alive(proc.pid):
+                break
+            time.sleep(0.1)
+        if not _group_alive(proc.pid):
+            break
+    proc.wait(timeout=10)
 
 
 @contextmanager
-def gunicorn(database_url: str, workers: int, threads: int) -> Iterator[str]:
-    """Serve `server:create_app()` on a free loopback port; yields the base URL."""
+def gunicorn(database_url: str, workers: int, threads: int) -> Iterator[tuple[str, CpuMeter]]:
+    """Serve `server:create_app()` on a free loopback port; yields the base URL and a meter."""
     with tempfile.TemporaryDirectory(prefix="liaison-bench-") as tmp:
         port = _free_port()
         log = Path(tmp) / "gunicorn.log"
@@ -169,7 +236,7 @@ def gunicorn(database_url: str, workers: int, threads: int) -> Iterator[str]:
         try:
             base = f"http://127.0.0.1:{port}"
             _wait_ready(base + "/healthz", proc, log, timeout=60)
-            yield base
+            yield base, CpuMeter(proc.pid, database_url)
         finally:
             _stop(proc)
             tail = log.read_text(errors="replace").strip()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import os
 import random
@@ -147,8 +148,10 @@ def _post(base: str, token: str, addresses: list[str]) -> dict:
 
 def _line(label: str, path: str, result: _harness.WrkResult) -> str:
     errors = f"  errors {result.errors}" if result.errors else ""
-    return (f"{label:<7} {path:<12} {result.rate:9.1f} req/s   p50 {result.p50_ms:7.2f} ms"
-            f"   p99 {result.p99_ms:7.2f} ms   ({result.requests} requests){errors}")  # fmt: skip
+    cpu = f"app {result.app_cpu_ms:5.2f} ms + PostgreSQL {result.db_cpu_ms:5.2f} ms"
+    latency = f"p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms"
+    return (f"{label:<7} {path:<12} {result.rate:8.1f} req/s  {latency}  CPU/request: {cpu}"
+            f"  ({result.requests} req){errors}")  # fmt: skip
 
 
 def measure(opts: argparse.Namespace, url: str, shape: _data.Shape, token: str) -> int:
@@ -159,7 +162,7 @@ def measure(opts: argparse.Namespace, url: str, shape: _data.Shape, token: str) 
             Path(tmp), LOOKUP_PATH, token,
             [json.dumps({"emails": [a for a, _ in pairs]}) for pairs in bodies],
         )  # fmt: skip
-        with _harness.gunicorn(url, opts.workers, opts.threads) as base:
+        with _harness.gunicorn(url, opts.workers, opts.threads) as (base, meter):
             _say(f"gunicorn at {base}: {opts.workers} gthread workers x {opts.threads} threads")
             try:
                 verify(base, token, url, shape, bodies[:20])
@@ -180,10 +183,16 @@ def measure(opts: argparse.Namespace, url: str, shape: _data.Shape, token: str) 
                  f"load average {os.getloadavg()[0]:.2f}")  # fmt: skip
             bare, lookup = [], []
             for _ in range(opts.rounds):
-                bare.append(_harness.run_wrk(base + BARE_PATH, bare_lua, opts.duration, *wrk))
-                _say(_line("bare", BARE_PATH, bare[-1]))
-                lookup.append(_harness.run_wrk(base + LOOKUP_PATH, post_lua, opts.duration, *wrk))
-                _say(_line("lookup", LOOKUP_PATH, lookup[-1]))
+                pairs = (
+                    ("bare", BARE_PATH, bare_lua, bare),
+                    ("lookup", LOOKUP_PATH, post_lua, lookup),
+                )
+                for label, path, script, runs in pairs:
+                    run = functools.partial(
+                        _harness.run_wrk, base + path, script, opts.duration, *wrk
+                    )
+                    runs.append(_harness.measured(meter, run))
+                    _say(_line(label, path, runs[-1]))
     if any(r.errors for r in bare + lookup):
         _say("ERROR: some requests failed (see errors above)")
         return 2
@@ -191,6 +200,12 @@ def measure(opts: argparse.Namespace, url: str, shape: _data.Shape, token: str) 
     lookup_rate = statistics.median(r.rate for r in lookup)
     ratio = lookup_rate / bare_rate
     verdict = "PASS" if ratio >= opts.target else "FAIL"
+    bare_cpu = statistics.median(r.app_cpu_ms + r.db_cpu_ms for r in bare)
+    lookup_cpu = statistics.median(r.app_cpu_ms + r.db_cpu_ms for r in lookup)
+    _say(
+        f"CPU per request (app + PostgreSQL): bare {bare_cpu:.2f} ms, lookup {lookup_cpu:.2f} ms"
+        f" (CPU ratio {bare_cpu / lookup_cpu:.3f}; less sensitive to other load on the machine)"
+    )
     _say(f"bare {bare_rate:.1f} req/s, lookup ({opts.addresses} addresses) {lookup_rate:.1f} "
          f"req/s, ratio {ratio:.3f} (target >= {opts.target}): {verdict}")  # fmt: skip
     return 0 if verdict == "PASS" else 1
