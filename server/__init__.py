@@ -26,6 +26,7 @@ BLUEPRINTS = (
     "server.records.import_routes:bp",
     "server.mail.inbound_routes:bp",
     "server.surfaces.web.routes:bp",
+    "server.consent.routes:bp",
 )
 
 

@@ -66,8 +66,16 @@ def _dead_letter(org, user, label: str) -> Any:
     return DeadLetter(org_id=org.id, source="http", size=1, reason="test", raw=b"x")
 
 
+def _legal_basis(org, user, label: str) -> Any:
+    from server.consent.models import LegalBasis
+
+    contact = make_contact(org)
+    return LegalBasis(org_id=org.id, contact_id=contact.id, basis="consent", surface="api")
+
+
 # path parameters whose objects live outside the records tables: made only when a route uses them
-EXTRA_MAKERS = {"import_id": _import_job, "mailbox_id": _mailbox, "dead_letter_id": _dead_letter}
+EXTRA_MAKERS = {"import_id": _import_job, "mailbox_id": _mailbox, "dead_letter_id": _dead_letter,
+                "basis_id": _legal_basis}  # fmt: skip
 
 
 def _make_world(org, label: str, extra: set[str]) -> dict[str, Any]:

@@ -84,8 +84,9 @@ def test_gate_matches_the_spec_for_every_combination(app, privacy):
 def test_an_address_that_is_no_contact(app, privacy, origin):
     org = make_org()
     set_org_settings(make_user(org, role="super_admin"), {"data_privacy": privacy})
-    decision = gate.check_recipients(org.id, ["Stranger@Example.org"], "commercial",
-                                     {"type": origin})["Stranger@Example.org"]  # fmt: skip
+    decision = gate.check_recipients(
+        org.id, ["Stranger@Example.org"], "commercial", {"type": origin}
+    )["Stranger@Example.org"]
     if privacy and origin == "record":
         assert decision.status == "needs_basis" and decision.contact_id is None
     else:

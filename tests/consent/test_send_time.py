@@ -93,11 +93,13 @@ def test_opted_out_contact_takes_only_a_transactional_one_time_basis(app, relay)
     with pytest.raises(ConsentRequired):  # privacy off, from a ticket: still needs one (GDPR-3)
         gate.require_allowed(org.id, ["gone@example.org"], "transactional", {"type": "ticket"})
     with pytest.raises(Exception) as bad:
-        service.give_one_time_basis(org.id, user.id, contact.id, "Spring promotion", "commercial",
-                                    "gmail")  # fmt: skip
+        service.give_one_time_basis(
+            org.id, user.id, contact.id, "Spring promotion", "commercial", "gmail"
+        )
     assert getattr(bad.value, "field", None) == "purpose"
-    service.give_one_time_basis(org.id, user.id, contact.id, "Refund confirmation", "transactional",
-                                "gmail")  # fmt: skip
+    service.give_one_time_basis(
+        org.id, user.id, contact.id, "Refund confirmation", "transactional", "gmail"
+    )
     decision = gate.check_recipients(org.id, ["gone@example.org"], "commercial")["gone@example.org"]
     assert decision.status == "refused"
     row = queue(org, user, "gone@example.org", "transactional", {"type": "ticket", "id": 1})
@@ -111,11 +113,18 @@ def test_rows_without_consent_content_are_not_gated(app, relay):
     contact = make_contact(org, "plain@example.org")
     service.set_opt_out(org.id, user.id, contact.id, True, "api")
     row = outbox.queue_message(
-        org_id=org.id, user_id=user.id, recipient="plain@example.org", envelope_from=user.email,
+        org_id=org.id,
+        user_id=user.id,
+        recipient="plain@example.org",
+        envelope_from=user.email,
         message_id=outbox.new_message_id("liaison.test"),
-        content={"from": {"email": user.email}, "to": [{"email": "plain@example.org"}],
-                 "subject": "s", "html": "<p>x</p>"},
-    )  # fmt: skip
+        content={
+            "from": {"email": user.email},
+            "to": [{"email": "plain@example.org"}],
+            "subject": "s",
+            "html": "<p>x</p>",
+        },
+    )
     db.session.commit()
     send_due()
     assert state_of(row.id).state == "sent"
