@@ -25,6 +25,7 @@ BLUEPRINTS = (
     "server.records.query_routes:bp",
     "server.records.import_routes:bp",
     "server.mail.inbound_routes:bp",
+    "server.emails.routes:bp",
     "server.surfaces.web.routes:bp",
     "server.consent.routes:bp",
 )
