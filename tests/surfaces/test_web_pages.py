@@ -140,12 +140,20 @@ def test_signin_outside_demo_mode_explains_and_refuses_the_picker(client, crm):
     page = client.get("/signin")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert "Microsoft" in html and "Google" in html and "Bearer" in html
-    assert "Rita Rep" not in html
-    token = csrf_from(html) if 'name="csrf_token"' in html else "x"
-    response = client.post("/signin", data={"csrf_token": token, "user_id": crm["rep"].id})
+    assert "LIAISON_MS_CLIENT_ID" in html and "Bearer" in html  # no provider configured yet
+    assert "Rita Rep" not in html and "provider-button" not in html
+    response = client.post("/signin", data={"csrf_token": "x", "user_id": crm["rep"].id})
     assert response.status_code == 404
     assert client.get("/").status_code == 302
+
+
+def test_signin_offers_the_configured_identity_providers(client, app, monkeypatch):
+    monkeypatch.setitem(app.config, "MS_CLIENT_ID", "client-id")
+    monkeypatch.setitem(app.config, "MS_CLIENT_SECRET", "client-secret")
+    html = client.get("/signin?next=/deals").get_data(as_text=True)
+    assert 'href="/auth/signin/microsoft?next=/deals"' in html
+    assert "Sign in with Microsoft" in html and "Sign in with Google" not in html
+    assert "LIAISON_MS_CLIENT_ID" not in html
 
 
 def test_signout_needs_the_csrf_token(client, crm):

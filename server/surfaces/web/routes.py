@@ -57,10 +57,23 @@ def _demo_allowed() -> None:
 def signin():
     """The sign-in page: pick a demo user in demo mode; otherwise how to sign in."""
     next_path = safe_next(request.args.get("next"))
-    if not current_app.config.get("DEMO"):
-        return render_template("web/signin.html", users=None, next_path=next_path)
-    _demo_allowed()
-    return render_template("web/signin.html", users=demo_users(), next_path=next_path)
+    users = None
+    if current_app.config.get("DEMO"):
+        _demo_allowed()
+        users = demo_users()
+    return render_template(
+        "web/signin.html", users=users, next_path=next_path, providers=_providers(next_path)
+    )
+
+
+def _providers(next_path: str) -> list[tuple[str, str]]:
+    """(name, sign-in URL) of each identity provider this deployment is configured for."""
+    config, found = current_app.config, []
+    for key, name in (("MS", "Microsoft"), ("GOOGLE", "Google")):
+        if config.get(f"{key}_CLIENT_ID") and config.get(f"{key}_CLIENT_SECRET"):
+            endpoint = f"signin.signin_{name.lower()}"
+            found.append((name, url_for(endpoint, next=next_path)))
+    return found
 
 
 @bp.post("/signin")
