@@ -73,9 +73,16 @@ def _legal_basis(org, user, label: str) -> Any:
     return LegalBasis(org_id=org.id, contact_id=contact.id, basis="consent", surface="api")
 
 
+def _email(org, user, label: str) -> Any:
+    from server.emails.models import LoggedEmail
+
+    return LoggedEmail(org_id=org.id, message_key=f"mid:{label}@x", thread_key=f"mid:{label}@x",
+                       direction="out", source="api", logged_by_id=user.id)  # fmt: skip
+
+
 # path parameters whose objects live outside the records tables: made only when a route uses them
 EXTRA_MAKERS = {"import_id": _import_job, "mailbox_id": _mailbox, "dead_letter_id": _dead_letter,
-                "basis_id": _legal_basis}  # fmt: skip
+                "basis_id": _legal_basis, "email_id": _email}  # fmt: skip
 
 
 def _make_world(org, label: str, extra: set[str]) -> dict[str, Any]:
