@@ -3,7 +3,10 @@ require_allowed's 409 and may_track (TRK-10)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+import time_machine
 
 from server.consent import gate, service
 from server.consent.models import OneTimeBasis
@@ -145,3 +148,20 @@ def test_may_track(app):
     service.grant_basis(org.id, admin.id, contact.id, "legitimate_interest_customer", "", "web")
     assert gate.may_track(org.id, "t@example.org") is True
     assert gate.may_track(org.id, "nobody@example.org") is False
+
+
+def test_a_retried_message_keeps_the_one_time_basis_it_consumed(app, relay):
+    org = make_org()
+    admin = make_user(org, role="super_admin", email="admin4@org.example")
+    set_org_settings(admin, {"data_privacy": True})
+    contact = make_contact(org, "retry@example.org")
+    service.give_one_time_basis(
+        org.id, admin.id, contact.id, "Invoice number 77 attached", "transactional", "web"
+    )
+    row = queue(org, admin, "retry@example.org", "transactional")
+    relay.fail_next(451, count=1, stage="data")
+    send_due()
+    assert state_of(row.id).state == "queued"
+    with time_machine.travel(state_of(row.id).next_attempt_at + timedelta(seconds=1)):
+        send_due()
+    assert state_of(row.id).state == "sent" and len(relay.messages) == 1
