@@ -10,7 +10,14 @@ from apiflask import APIBlueprint
 from ..auth.guard import auth_required, current_user
 from ..errors import ValidationFailed
 from . import bcc  # noqa: F401  (registers the inbound "log" handler, LOG-2)
-from .schemas import AssociationsPatch, EmailOut, LogIn, LogOut, PreviewIn, PreviewOut
+from .schemas import (
+    EmailAssociationsPatch,
+    EmailLogIn,
+    EmailLogOut,
+    EmailPreviewIn,
+    EmailPreviewOut,
+    LoggedEmailOut,
+)
 from .service import association_view, edit_associations, get_email, log_email, preview_associations
 
 bp = APIBlueprint("emails", __name__, url_prefix="/api/emails")
@@ -23,8 +30,8 @@ def _email_out(email) -> dict:
 
 
 @bp.post("/log")
-@bp.input(LogIn)
-@bp.output(LogOut)
+@bp.input(EmailLogIn)
+@bp.output(EmailLogOut)
 @bp.doc(summary="Log an email (raw MIME or structured); one row per Message-ID per org")
 @auth_required()
 def log(json_data):
@@ -59,8 +66,8 @@ def log(json_data):
 
 
 @bp.post("/associations/preview")
-@bp.input(PreviewIn)
-@bp.output(PreviewOut)
+@bp.input(EmailPreviewIn)
+@bp.output(EmailPreviewOut)
 @bp.doc(summary="Association candidates with default ticks for a set of addresses")
 @auth_required()
 def preview(json_data):
@@ -68,7 +75,7 @@ def preview(json_data):
 
 
 @bp.get("/<int:email_id>")
-@bp.output(EmailOut)
+@bp.output(LoggedEmailOut)
 @bp.doc(summary="One logged email")
 @auth_required()
 def get_one(email_id: int):
@@ -76,8 +83,8 @@ def get_one(email_id: int):
 
 
 @bp.patch("/<int:email_id>/associations")
-@bp.input(AssociationsPatch)
-@bp.output(EmailOut)
+@bp.input(EmailAssociationsPatch)
+@bp.output(LoggedEmailOut)
 @bp.doc(summary="Add and remove associations of a logged email")
 @auth_required()
 def patch_associations(email_id: int, json_data):

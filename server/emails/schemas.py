@@ -12,12 +12,12 @@ from .models import DIRECTIONS, SOURCES
 RECORD_TYPES = ("contact", "company", "deal", "ticket", "custom")
 
 
-class RecordRef(Schema):
+class EmailRecordRef(Schema):
     type = String(required=True, validate=OneOf(RECORD_TYPES))
     id = Id(required=True)
 
 
-class Party(Schema):
+class EmailParty(Schema):
     email = Email(required=True)
     name = String(load_default="", validate=Length(max=300))
 
@@ -27,10 +27,10 @@ class StructuredEmail(Schema):
 
     message_id = String(allow_none=True, validate=Length(max=998))
     subject = String(load_default="", validate=Length(max=10000))
-    from_ = Nested(Party, required=True, data_key="from")
-    to = List(Nested(Party), load_default=list)
-    cc = List(Nested(Party), load_default=list)
-    bcc = List(Nested(Party), load_default=list)
+    from_ = Nested(EmailParty, required=True, data_key="from")
+    to = List(Nested(EmailParty), load_default=list)
+    cc = List(Nested(EmailParty), load_default=list)
+    bcc = List(Nested(EmailParty), load_default=list)
     sent_at = DateTime(allow_none=True)
     in_reply_to = String(allow_none=True, validate=Length(max=998))
     references = List(String(validate=Length(max=998)), load_default=list)
@@ -38,13 +38,13 @@ class StructuredEmail(Schema):
     text = String(allow_none=True)
 
 
-class LogIn(Schema):
+class EmailLogIn(Schema):
     raw = String(metadata={"description": "the RFC 5322 message, base64-encoded"})
     email = Nested(StructuredEmail, metadata={"description": "or the email field by field"})
     source = String(load_default="api", validate=OneOf(SOURCES))
     direction = String(allow_none=True, validate=OneOf(DIRECTIONS))
     associations = List(
-        Nested(RecordRef),
+        Nested(EmailRecordRef),
         allow_none=True,
         metadata={"description": "exactly these records; absent or null: the default ticks"},
     )
@@ -58,7 +58,7 @@ class LogIn(Schema):
     )
 
 
-class AssociationOut(Schema):
+class EmailAssociationOut(Schema):
     type = String()
     id = Integer()
     source = String()
@@ -66,15 +66,15 @@ class AssociationOut(Schema):
     created_at = DateTime()
 
 
-class EmailOut(Schema):
+class LoggedEmailOut(Schema):
     id = Integer()
     message_key = String()
     message_id = String(allow_none=True)
     thread_key = String()
     subject = String()
-    from_address = Nested(Party, data_key="from")
-    to_addresses = List(Nested(Party), data_key="to")
-    cc_addresses = List(Nested(Party), data_key="cc")
+    from_address = Nested(EmailParty, data_key="from")
+    to_addresses = List(Nested(EmailParty), data_key="to")
+    cc_addresses = List(Nested(EmailParty), data_key="cc")
     sent_at = DateTime(allow_none=True)
     direction = String()
     source = String()
@@ -86,23 +86,27 @@ class EmailOut(Schema):
         "inline": Boolean(), "content_id": String(allow_none=True),
     }, name="AttachmentInfo")))  # fmt: skip
     created_at = DateTime()
-    associations = List(Nested(AssociationOut))
+    associations = List(Nested(EmailAssociationOut))
 
 
-class LogOut(Schema):
+class LoggedEmailInResult(LoggedEmailOut):
+    """The logged email inside a log result (its own schema name in the OpenAPI document)."""
+
+
+class EmailLogOut(Schema):
     status = String(metadata={"description": "logged, already_logged or not_logged"})
     reason = String(allow_none=True)
-    email = Nested(EmailOut, allow_none=True)
+    email = Nested(LoggedEmailInResult, allow_none=True)
     created_contact_ids = List(Integer())
     never_logged = List(String())
 
 
-class PreviewIn(Schema):
+class EmailPreviewIn(Schema):
     addresses = List(String(validate=Length(max=320)), required=True, validate=Length(max=500))
     direction = String(load_default="out", validate=OneOf(DIRECTIONS))
 
 
-class CandidateOut(Schema):
+class EmailCandidateOut(Schema):
     type = String()
     id = Integer()
     name = String()
@@ -110,20 +114,20 @@ class CandidateOut(Schema):
     addresses = List(String())
 
 
-class NewContactOut(Schema):
+class EmailNewContactOut(Schema):
     email = String()
     name = String()
     checked = Boolean()
 
 
-class PreviewOut(Schema):
+class EmailPreviewOut(Schema):
     direction = String()
-    records = List(Nested(CandidateOut))
-    new_contacts = List(Nested(NewContactOut))
+    records = List(Nested(EmailCandidateOut))
+    new_contacts = List(Nested(EmailNewContactOut))
     never_logged = List(String())
     not_logged_reason = String(allow_none=True)
 
 
-class AssociationsPatch(Schema):
-    add = List(Nested(RecordRef), load_default=list)
-    remove = List(Nested(RecordRef), load_default=list)
+class EmailAssociationsPatch(Schema):
+    add = List(Nested(EmailRecordRef), load_default=list)
+    remove = List(Nested(EmailRecordRef), load_default=list)
