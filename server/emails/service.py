@@ -108,8 +108,11 @@ def _explicit(org_id: int, associations: list[dict]) -> list[tuple[str, int]]:
     chosen: list[tuple[str, int]] = []
     for i, item in enumerate(associations):
         kind = check_type(item.get("type", ""), field=f"associations.{i}.type")
-        require_record(org_id, kind, int(item["id"]), field=f"associations.{i}.id")
-        chosen.append((kind, int(item["id"])))
+        record_id = item.get("id")
+        if isinstance(record_id, bool) or not isinstance(record_id, int):
+            raise ValidationFailed("A record id is required.", field=f"associations.{i}.id")
+        require_record(org_id, kind, record_id, field=f"associations.{i}.id")
+        chosen.append((kind, record_id))
     return list(dict.fromkeys(chosen))
 
 

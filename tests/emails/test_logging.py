@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from server.emails.models import LoggedEmail, LoggedEmailAssociation
 from server.emails.service import log_email
+from server.errors import ValidationFailed
 from server.extensions import db
 from server.orgs.settings import set_org_settings
 from server.records.models import Contact, ContactEmail
@@ -232,3 +234,13 @@ def test_bad_raw_and_source_are_422(app, client):
     assert bad_source.status_code == 422
     no_from = api.post("/api/emails/log", json={"raw": b64(b"Subject: x\r\n\r\nbody")})
     assert no_from.status_code == 422 and no_from.json["error"]["field"] == "from"
+
+
+def test_service_checks_explicit_associations(app):
+    org, alice, company, bob, deals, ticket = world()
+    with pytest.raises(ValidationFailed) as caught:
+        log_email(alice, raw=sample("mixed_attachments.eml"), associations=[{"type": "deal"}])
+    assert caught.value.field == "associations.0.id"
+    with pytest.raises(ValidationFailed):
+        log_email(alice, raw=sample("mixed_attachments.eml"), associations=[{"type": "x", "id": 1}])
+    assert count(LoggedEmail) == 0
