@@ -35,7 +35,7 @@ class LoggedEmail(db.Model):
     message_id: Mapped[str | None] = mapped_column(String(998))
     thread_key: Mapped[str] = mapped_column(String(255))
     in_reply_to: Mapped[str | None] = mapped_column(String(998))
-    references: Mapped[list] = mapped_column(JSON, default=list)
+    reference_ids: Mapped[list] = mapped_column(JSON, default=list)  # References, normalized
     subject: Mapped[str] = mapped_column(Text, default="")
     from_address: Mapped[dict] = mapped_column(JSON, default=dict)  # {"name", "email"}
     to_addresses: Mapped[list] = mapped_column(JSON, default=list)  # [{"name", "email"}]

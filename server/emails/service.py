@@ -121,7 +121,7 @@ def _insert_or_get(user: User, parsed: ParsedEmail, direction: str, source: str)
     created = insert_if_absent(
         LoggedEmail, org_id=user.org_id, message_key=key, message_id=parsed.message_id,
         thread_key=parsed.thread_key, in_reply_to=parsed.in_reply_to,
-        references=parsed.references, subject=parsed.subject, from_address=parsed.from_address,
+        reference_ids=parsed.references, subject=parsed.subject, from_address=parsed.from_address,
         to_addresses=parsed.to, cc_addresses=parsed.cc, sent_at=parsed.sent_at,
         direction=direction, source=source, logged_by_id=user.id, body_html_raw=parsed.html,
         body_text=parsed.text, attachments=parsed.attachments,
