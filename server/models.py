@@ -3,10 +3,9 @@
 from .auth.models import *  # noqa: F403
 from .consent.models import *  # noqa: F403
 from .emails.models import *  # noqa: F403
-from .orgs.models import *  # noqa: F403
-from .records.models import *  # noqa: F403
 from .mail.inbound_models import *  # noqa: F403
 from .mail.mailbox_models import *  # noqa: F403
-from .records.import_models import *  # noqa: F403
 from .mail.models import *  # noqa: F403
-from .mail.inbound_models import *  # noqa: F403
+from .orgs.models import *  # noqa: F403
+from .records.import_models import *  # noqa: F403
+from .records.models import *  # noqa: F403

@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Update, bindparam, func, select, update
+from sqlalchemy.orm.util import identity_key
 
 from ..clock import utcnow
 from ..extensions import db
@@ -142,19 +143,39 @@ def _backoff(attempts: int) -> timedelta:
     )
 
 
-def _finish(row_id: int, worker: str, **values) -> bool:
-    """Write the outcome only if this worker still holds the lease; True when it did."""
-    now = utcnow()
-    result = db.session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.id == row_id,
-            OutboxMessage.state == "sending",
-            OutboxMessage.lease_owner == worker,
+_FINISH_STATEMENTS: dict[tuple[str, ...], Update] = {}
+
+
+def _finish_statement(columns: tuple[str, ...]) -> Update:
+    """UPDATE ... WHERE id = :row_id AND state = 'sending' AND lease_owner = :worker, setting
+    `columns` from binds; built once per set of columns (a Core statement: constructing and
+    running an ORM bulk UPDATE per message cost more than the database round trip)."""
+    statement = _FINISH_STATEMENTS.get(columns)
+    if statement is None:
+        table = OutboxMessage.__table__
+        statement = _FINISH_STATEMENTS[columns] = (
+            update(table)
+            .where(
+                table.c.id == bindparam("row_id"),
+                table.c.state == "sending",
+                table.c.lease_owner == bindparam("worker"),
+            )
+            .values(
+                lease_owner=None,
+                lease_expires_at=None,
+                updated_at=bindparam("now", type_=table.c.updated_at.type),
+                **{name: bindparam(f"v_{name}", type_=table.c[name].type) for name in columns},
+            )
         )
-        .values(lease_owner=None, lease_expires_at=None, updated_at=now, **values)
-        .execution_options(synchronize_session=False)
-    )
+    return statement
+
+
+def _finish(row_id: int, worker: str, **values) -> bool:
+    """Write the outcome only if this worker still holds the lease (one commit); True when it
+    did."""
+    params = {f"v_{name}": value for name, value in values.items()}
+    params.update(row_id=row_id, worker=worker, now=utcnow())
+    result = db.session.execute(_finish_statement(tuple(sorted(values))), params)
     db.session.commit()
     return bool(result.rowcount)
 
@@ -201,17 +222,42 @@ def skip(row: OutboxMessage, worker: str, reason: str) -> bool:
     return _finish(row.id, worker, state="skipped", last_error=reason)
 
 
+def _load_claimed(ids: list[int]) -> dict[int, OutboxMessage]:
+    """The claimed rows in one SELECT instead of one per message. Rows this session did not hold
+    before are detached, so each message's commit does not expire (and reload) the rest one by
+    one; outcomes are still written by id, only while this worker holds the lease (`_finish`)."""
+    held = {i for i in ids if identity_key(OutboxMessage, i) in db.session.identity_map}
+    rows = db.session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids))
+        .execution_options(populate_existing=True)
+    ).all()
+    for row in rows:
+        if row.id not in held:
+            db.session.expunge(row)
+    return {row.id: row for row in rows}
+
+
+def _expired(row: OutboxMessage) -> bool:
+    """True once the row's lease ran out (rows are read once per batch: another worker may
+    reclaim it meanwhile, so it is not sent)."""
+    return row.lease_expires_at is not None and row.lease_expires_at <= utcnow()
+
+
 def send_claimed(
     ids: Iterable[int],
     worker: str,
     compose: Callable[[OutboxMessage], bytes],
     transport_for: Callable[[OutboxMessage], object],
+    envelope_for: Callable[[OutboxMessage], str] = lambda row: row.envelope_from,
 ) -> BatchReport:
     """Send each claimed row: checks, compose, transport, then one commit per message."""
     report = BatchReport()
+    ids = list(ids)
+    rows = _load_claimed(ids)
     for row_id in ids:
-        row = db.session.get(OutboxMessage, row_id, populate_existing=True)
-        if row is None or row.state != "sending" or row.lease_owner != worker:
+        row = rows.get(row_id)
+        if row is None or row.state != "sending" or row.lease_owner != worker or _expired(row):
             report.lost_lease += 1
             continue
         reason = next((r for check in SEND_CHECKS if (r := check(row))), None)
@@ -230,7 +276,7 @@ def send_claimed(
             report.failed += bool(record_result(row, worker, PermanentFailure(f"build: {exc}")))
             report.errors.append(f"{row.id}: {exc}")
             continue
-        result = transport.send(row.envelope_from, [row.recipient], message)
+        result = transport.send(envelope_for(row), [row.recipient], message)
         state = record_result(row, worker, result)
         if state == "sent":
             report.sent += 1

@@ -32,7 +32,9 @@ def send_due(batch_size: int = BATCH_SIZE) -> dict:
             ids = outbox.claim_batch(worker, limit=batch_size, lease_seconds=lease)
             if not ids:
                 break
-            report = outbox.send_claimed(ids, worker, delivery.compose, delivery.transport_for)
+            report = outbox.send_claimed(
+                ids, worker, delivery.compose, delivery.transport_for, delivery.envelope_for
+            )
             for name in ("sent", "retrying", "failed", "skipped", "lost_lease"):
                 setattr(totals, name, getattr(totals, name) + getattr(report, name))
     return totals.__dict__

@@ -182,3 +182,36 @@ def test_without_a_relay_messages_fail_with_the_reason(app):
     send_due()
     row = db.session.query(OutboxMessage).one()
     assert row.state == "failed" and "LIAISON_SMTP_HOST" in row.last_error
+
+
+def test_smtp_return_path_is_the_rows_verp_so_its_bounce_finds_it(app, relay):
+    from server.mail.bounces import verp_address
+    from server.mail.inbound import route_inbound
+    from server.mail.suppression import is_suppressed
+
+    org = make_org()
+    user = make_user(org)
+    [row] = queue(org, user, ["gone@example.org"])
+    send_due()
+    [received] = relay.messages
+    assert received.envelope_from == verp_address(row.id)
+
+    dsn = (
+        "From: MAILER-DAEMON@mx.example.org\r\n"
+        f"To: {verp_address(row.id)}\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
+        "--b\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.example.org\r\n\r\n"
+        "Final-Recipient: rfc822; gone@example.org\r\n"
+        "Action: failed\r\nStatus: 5.1.1\r\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 user unknown\r\n"
+        "--b--\r\n"
+    ).encode()
+    route_inbound(dsn, [verp_address(row.id)], "smtp")
+
+    db.session.expire_all()
+    assert db.session.get(OutboxMessage, row.id).state == "bounced"
+    assert is_suppressed(org.id, "Gone@Example.org")
