@@ -12,12 +12,14 @@ from pathlib import Path
 
 import click
 from flask import Flask
+from flask_migrate import upgrade
 from sqlalchemy import select
 from werkzeug.serving import run_simple
 
 from ... import create_app
 from ...config import Config
 from ...extensions import db
+from ...jobs import start_inline_runner
 from ...orgs.models import Organization
 from .seed import seed_demo
 from .seed_data import DEMO_ORG_NAME
@@ -59,7 +61,7 @@ def build_demo_app(
     )
     app = create_app(settings)
     with app.app_context():
-        db.create_all()  # TODO(lead): `flask db upgrade` once the migrations exist
+        upgrade()  # the same Alembic migrations as production
         existing = db.session.scalar(
             select(Organization.id).where(Organization.name == DEMO_ORG_NAME)
         )
@@ -99,4 +101,5 @@ def demo(host: str, port: int, reset: bool) -> None:
     click.echo(f"  Sign in:       {base}/signin")
     click.echo(f"  API docs:      {base}/api/docs")
     click.echo(f"  OpenAPI JSON:  {base}/api/openapi.json")
+    start_inline_runner(app)
     run_simple(host.strip("[]"), port, app, threaded=True, use_reloader=False)
