@@ -54,6 +54,7 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     add("--count", type=int, default=20_000, help="messages per phase")
     add("--database-url", default="postgresql://postgres@127.0.0.1:5432/",
         help=f"PostgreSQL server ({DB_NAME} is created on it, dropped after)")  # fmt: skip
+    add("--database-name", default=DB_NAME, help="the benchmark database (dropped, created)")
     add("--batch-size", type=int, default=None, help="claim size (default: send_due's)")
     add("--target", type=float, default=0.6, help="required pipeline/bare ratio")
     add("--timeout", type=int, default=900, help="seconds before the run is abandoned")
@@ -93,8 +94,8 @@ def make_app(opts: argparse.Namespace, sink: _sink.Sink):
     from server import create_app
     from server.config import Config
 
-    admin_url, url = _loader.database_urls(opts.database_url, DB_NAME)
-    _loader.recreate_database(admin_url, DB_NAME)
+    admin_url, url = _loader.database_urls(opts.database_url, opts.database_name)
+    _loader.recreate_database(admin_url, opts.database_name)
     app = create_app(
         Config(
             SQLALCHEMY_DATABASE_URI=url,
@@ -221,7 +222,7 @@ def measure(opts: argparse.Namespace) -> int:
     with _sink.Sink() as sink:
         app, admin_url = make_app(opts, sink)
         try:
-            _say(f"queueing {warm} + {count} outbox rows in {DB_NAME} ...")
+            _say(f"queueing {warm} + {count} outbox rows in {opts.database_name} ...")
             queue_rows(app, 0, warm)
             run_pipeline(app, opts.batch_size)  # warm-up: imports, first connections, caches
             queue_rows(app, warm, count)
@@ -239,7 +240,7 @@ def measure(opts: argparse.Namespace) -> int:
             states = outbox_states(app)
         finally:
             if not opts.keep:
-                _loader_drop(admin_url)
+                _drop(admin_url, opts.database_name)
     if pipe_sent != count:
         problems.append(f"pipeline: send_due reported {pipe_sent} sent, not {count}")
     if states.get("sent") != count + warm or len(states) != 2:  # 'sent' and 'reclaimed'
@@ -257,11 +258,11 @@ def measure(opts: argparse.Namespace) -> int:
     return 0 if verdict == "PASS" else 1
 
 
-def _loader_drop(admin_url: str) -> None:
+def _drop(admin_url: str, name: str) -> None:
     import psycopg
 
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def main(argv: list[str] | None = None) -> int:
