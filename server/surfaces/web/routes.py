@@ -12,6 +12,7 @@ from sqlalchemy import select
 from ...auth.guard import login_session, logout_session, resolve_user
 from ...errors import Forbidden, NotFound
 from ...extensions import db
+from ...mail.mailboxes import disconnect_mailbox, list_mailboxes
 from ...orgs.models import User
 from ...orgs.settings import effective_settings
 from . import record_pages  # noqa: F401  (registers the record pages on bp)
@@ -66,14 +67,22 @@ def signin():
     )
 
 
+def _configured_providers() -> list[str]:
+    """Names of the identity providers this deployment has an app registration for."""
+    config = current_app.config
+    return [
+        name
+        for key, name in (("MS", "Microsoft"), ("GOOGLE", "Google"))
+        if config.get(f"{key}_CLIENT_ID") and config.get(f"{key}_CLIENT_SECRET")
+    ]
+
+
 def _providers(next_path: str) -> list[tuple[str, str]]:
     """(name, sign-in URL) of each identity provider this deployment is configured for."""
-    config, found = current_app.config, []
-    for key, name in (("MS", "Microsoft"), ("GOOGLE", "Google")):
-        if config.get(f"{key}_CLIENT_ID") and config.get(f"{key}_CLIENT_SECRET"):
-            endpoint = f"signin.signin_{name.lower()}"
-            found.append((name, url_for(endpoint, next=next_path)))
-    return found
+    return [
+        (name, url_for(f"signin.signin_{name.lower()}", next=next_path))
+        for name in _configured_providers()
+    ]
 
 
 @bp.post("/signin")
@@ -130,10 +139,23 @@ def _shown(key: str, value: object) -> str:
 @bp.get("/settings")
 @signed_in
 def settings(user: User):
-    """The caller's effective settings and which the organization locks (read-only for now)."""
+    """The caller's effective settings (with the org's locks) and connected mailboxes."""
     rows = [
         {"label": SETTING_LABELS.get(key, key), "value": _shown(key, item["value"]),
          "locked": item["locked"]}
         for key, item in effective_settings(user).items()
     ]  # fmt: skip
-    return render_template("web/settings.html", rows=rows)
+    connect = [
+        (name, url_for(f"mailboxes.connect_{name.lower()}")) for name in _configured_providers()
+    ]
+    return render_template(
+        "web/settings.html", rows=rows, mailboxes=list_mailboxes(user), connect=connect
+    )
+
+
+@bp.post("/settings/mailboxes/<int:mailbox_id>/disconnect")
+@signed_in
+def mailbox_disconnect(user: User, mailbox_id: int):
+    """Disconnect one of my mailboxes (its tokens are deleted), then back to the settings."""
+    disconnect_mailbox(user, mailbox_id)
+    return redirect(url_for("web.settings"))
