@@ -55,6 +55,10 @@ class Config:
     )
     OUTBOX_LEASE_SECONDS: int = 300
     GRAPH_BASE_URL: str = "https://graph.microsoft.com"
+    # Provider limits per mailbox, kept by waiting (server/mail/throttle.py)
+    MAIL_GRAPH_PER_MINUTE: int = 30
+    MAIL_GRAPH_RECIPIENTS_PER_DAY: int = 10_000
+    MAIL_GMAIL_PER_DAY: int = 2_000
     GMAIL_DISCOVERY_URL: str | None = None  # None: the discovery document google-api ships
     # Inbound mail: our addresses (log+, unsubscribe+, bounce+) and the largest message taken
     INBOUND_DOMAIN: str = "inbound.liaison.localhost"
@@ -94,6 +98,11 @@ class Config:
             OUTBOX_LEASE_SECONDS=int(_env("OUTBOX_LEASE_SECONDS", "300") or 300),
             GRAPH_BASE_URL=_env("GRAPH_BASE_URL", cls.GRAPH_BASE_URL) or cls.GRAPH_BASE_URL,
             GMAIL_DISCOVERY_URL=_env("GMAIL_DISCOVERY_URL"),
+            MAIL_GRAPH_PER_MINUTE=int(_env("MAIL_GRAPH_PER_MINUTE", "30") or 30),
+            MAIL_GRAPH_RECIPIENTS_PER_DAY=int(
+                _env("MAIL_GRAPH_RECIPIENTS_PER_DAY", "10000") or 10_000
+            ),
+            MAIL_GMAIL_PER_DAY=int(_env("MAIL_GMAIL_PER_DAY", "2000") or 2_000),
             INBOUND_DOMAIN=_env("INBOUND_DOMAIN", cls.INBOUND_DOMAIN) or cls.INBOUND_DOMAIN,
             INBOUND_MAX_BYTES=int(_env("INBOUND_MAX_BYTES", "0") or 0) or cls.INBOUND_MAX_BYTES,
         )
