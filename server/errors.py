@@ -60,6 +60,10 @@ class QuotaExceeded(ServiceError):
     status, code = 429, "quota_exceeded"
 
 
+class ServiceUnavailable(ServiceError):
+    status, code = 503, "service_unavailable"
+
+
 ERROR_SCHEMA = {
     "type": "object",
     "required": ["error"],
@@ -92,6 +96,7 @@ _CODES = {
     422: "validation_failed",
     429: "too_many_requests",
     500: "internal_error",
+    503: "service_unavailable",
 }
 
 

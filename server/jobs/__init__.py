@@ -11,6 +11,7 @@ from datetime import datetime
 
 from flask import current_app
 
+from ..errors import ServiceUnavailable
 from .registry import TaskFunction, task, task_name_of
 
 __all__ = ["enqueue", "task", "start_inline_runner"]
@@ -19,7 +20,9 @@ __all__ = ["enqueue", "task", "start_inline_runner"]
 def enqueue(task_or_name: TaskFunction | str, *ids: object, eta: datetime | None = None) -> None:
     """Run registered task with `ids` in the background, at `eta` (aware UTC) or right away.
 
-    Without a running queue (tests that do not start one) the call is refused, never dropped.
+    With the inline queue, the in-process runner starts on first use (e.g. under gunicorn, where
+    no `liaison serve` started it). In tests it must be started explicitly: without it the call
+    is refused (ServiceUnavailable), never dropped.
     """
     name = task_name_of(task_or_name)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -31,9 +34,12 @@ def enqueue(task_or_name: TaskFunction | str, *ids: object, eta: datetime | None
         celery.send_task(name, args=list(ids), eta=eta)
         return
     runner = app.extensions.get("inline_runner")
+    if runner is None and not app.testing:
+        runner = start_inline_runner(app)
     if runner is None:
-        raise RuntimeError(
-            "no job runner: start one with start_inline_runner(app) or set LIAISON_QUEUE=celery"
+        raise ServiceUnavailable(
+            "No job runner is running: start one with start_inline_runner(app) "
+            "or set LIAISON_QUEUE=celery."
         )
     runner.submit(name, ids, eta)
 

@@ -9,10 +9,11 @@ from apiflask.fields import Boolean, DateTime, Dict, File, Integer, List, Nested
 from apiflask.validators import OneOf, Range
 from flask import request
 
+from .. import jobs
 from ..auth.guard import auth_required, current_user
 from ..errors import PayloadTooLarge, ValidationFailed
 from ..fields import Id
-from . import import_jobs
+from . import import_jobs, import_tasks
 from .import_models import IMPORT_RECORD_TYPES, IMPORT_STATUSES
 from .importer import ON_DUPLICATE
 
@@ -97,8 +98,12 @@ def _limit_upload_size():
 
 @bp.post("/api/imports")
 @bp.input(ImportUpload, location="files", arg_name="upload")
-@bp.output(ImportJobDetailOut, status_code=201)
-@bp.doc(summary="Upload a CSV file and import it (admin; REC-5)")
+@bp.output(ImportJobDetailOut, status_code=202)
+@bp.doc(
+    summary="Upload a CSV file to import (admin; REC-5)",
+    description="The job is queued (202); poll GET /api/imports/{import_id} for its progress "
+    "(bytes and rows done) and, when it ends, its per-row error report.",
+)
 @auth_required("admin")
 def create_import(upload: dict):
     try:
@@ -118,8 +123,8 @@ def create_import(upload: dict):
         on_duplicate=upload["on_duplicate"],
         owner=upload["owner"],
     )
-    import_jobs.run_import(job.id)  # in the request until imports go to the job queue
-    return _job_out(import_jobs.get_job(user.org_id, job.id))
+    jobs.enqueue(import_tasks.run, job.id)
+    return _job_out(job)
 
 
 @bp.get("/api/imports")

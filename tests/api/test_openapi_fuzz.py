@@ -8,6 +8,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
+from server import jobs
 from tests.factories import make_company, make_contact, make_deal, make_org, make_user
 
 
@@ -25,7 +26,10 @@ def _bearer(app) -> str:
 
 @pytest.fixture
 def api_schema(app):
-    return schemathesis.openapi.from_wsgi("/api/openapi.json", app)
+    runner = jobs.start_inline_runner(app)  # operations that queue work (imports) need it
+    yield schemathesis.openapi.from_wsgi("/api/openapi.json", app)
+    runner.stop()
+    app.extensions.pop("inline_runner", None)
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")

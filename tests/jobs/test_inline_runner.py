@@ -7,6 +7,7 @@ from flask import current_app
 
 from server import jobs
 from server.clock import utcnow
+from server.errors import ServiceUnavailable
 from server.jobs.registry import TASKS, task
 
 calls: list[tuple] = []
@@ -58,6 +59,20 @@ def test_unknown_task_is_refused(app, runner):
 
 def test_enqueue_without_a_runner_is_refused_not_dropped(app):
     app.extensions.pop("inline_runner", None)
-    with pytest.raises(RuntimeError, match="no job runner"):
+    with pytest.raises(ServiceUnavailable, match="No job runner"):
         jobs.enqueue("tests.record_call", 1)
     assert "tests.record_call" in TASKS
+
+
+def test_outside_tests_the_inline_runner_starts_on_first_enqueue(app):
+    app.extensions.pop("inline_runner", None)
+    app.testing = False
+    try:
+        calls.clear()
+        jobs.enqueue("tests.record_call", 5)
+        runner = app.extensions["inline_runner"]
+        assert runner.wait_idle(timeout=10)
+        assert (app.name, 5) in calls
+    finally:
+        app.testing = True
+        app.extensions.pop("inline_runner").stop()
