@@ -27,6 +27,7 @@ from sqlalchemy import select
 from ..errors import Unauthorized
 from ..extensions import db
 from ..orgs.models import OrgDomain, User
+from .jwt_header import rs256_key_id
 from .provisioning import provision_user
 
 GOOGLE_ISSUERS = ("accounts.google.com", "https://accounts.google.com")
@@ -89,16 +90,7 @@ def reset_certs_cache(app: Any) -> None:
 
 
 def _checked_header(token: str) -> str | None:
-    try:
-        header = jwt.get_unverified_header(token)
-    except jwt.DecodeError as exc:
-        raise Unauthorized("The Google ID token is not a well-formed JWT.") from exc
-    alg = header.get("alg")
-    if not alg or str(alg).lower() == "none":
-        raise Unauthorized("The Google ID token is unsigned (alg 'none'); it must be RS256-signed.")
-    if alg != "RS256":
-        raise Unauthorized(f"The Google ID token is signed with {alg}; only RS256 is accepted.")
-    return header.get("kid")
+    return rs256_key_id(token, "The Google ID token")
 
 
 def _published_kids(response: Any) -> set[str]:

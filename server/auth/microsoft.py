@@ -17,6 +17,7 @@ from sqlalchemy import select
 from ..errors import Unauthorized
 from ..extensions import db
 from ..orgs.models import OrgTenant, User
+from .jwt_header import rs256_key_id
 from .provisioning import provision_user
 
 LEEWAY_SECONDS = 60  # clock skew tolerated on exp / nbf / iat
@@ -59,16 +60,7 @@ def _audiences() -> list[str]:
 
 def _checked_header(token: str) -> str:
     """The token's `kid`, after refusing unsigned tokens and algorithms other than RS256."""
-    try:
-        header = jwt.get_unverified_header(token)
-    except jwt.DecodeError as exc:
-        raise Unauthorized("The Microsoft token is not a well-formed JWT.") from exc
-    alg = header.get("alg")
-    if not alg or str(alg).lower() == "none":
-        raise Unauthorized("The Microsoft token is unsigned (alg 'none'); it must be RS256-signed.")
-    if alg != "RS256":
-        raise Unauthorized(f"The Microsoft token is signed with {alg}; only RS256 is accepted.")
-    kid = header.get("kid")
+    kid = rs256_key_id(token, "The Microsoft token")
     if not kid:
         raise Unauthorized("The Microsoft token does not name its signing key (no 'kid').")
     return str(kid)
