@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from flask import g
 from flask.testing import FlaskClient
 
 from server.auth.tokens import create_api_token
@@ -162,8 +161,6 @@ class ApiClient:
 
     def _call(self, method: str, url: str, **kwargs: Any):
         headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
-        # the test's app context (and so `g`) is shared by its requests: forget the last caller
-        g.pop("user", None)
         return self.client.open(url, method=method, headers=headers, **kwargs)
 
     def get(self, url: str, **kw: Any):
