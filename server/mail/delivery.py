@@ -18,6 +18,8 @@ keeps its transports (and so their pooled connections) for a whole run of batche
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import current_app
 
 from ..extensions import db
@@ -33,6 +35,17 @@ from .models import OutboxMessage
 from .smtp import SmtpTransport
 from .throttle import Throttle, throttle_for
 from .transport import PermanentFailure, SendResult
+
+# Functions that adjust a row's content just before it is built, at send time (not at queue
+# time), e.g. List-Unsubscribe headers (consent) or the tracking pixel and links (tracking).
+# Each takes the row and a copy of its content and returns the content to build.
+CONTENT_PREPARERS: list[Callable[[OutboxMessage, dict], dict]] = []
+
+
+def register_content_preparer(preparer: Callable[[OutboxMessage, dict], dict]) -> None:
+    """Add `preparer` to the send-time content adjustments (once)."""
+    if preparer not in CONTENT_PREPARERS:
+        CONTENT_PREPARERS.append(preparer)
 
 
 def _addresses(values: list[dict] | None) -> list[Address]:
@@ -104,6 +117,8 @@ class Delivery:
     def compose(self, row: OutboxMessage) -> bytes:
         """The message bytes for one row (DKIM-signed for SMTP when the domain has a key)."""
         content = row.content
+        for preparer in CONTENT_PREPARERS:
+            content = preparer(row, dict(content))
         sender = content["from"]
         if "merge" in content:
             if self._merge is None:
