@@ -48,6 +48,10 @@ class LoggedEmail(db.Model):
     body_text: Mapped[str | None] = mapped_column(Text)
     attachments: Mapped[list] = mapped_column(JSON, default=list)  # metadata only, for now
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    pinned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # LOG-9 pin on the timeline
+    pinned_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # soft delete, audited
+    deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     associations: Mapped[list[LoggedEmailAssociation]] = relationship(
         back_populates="email",
