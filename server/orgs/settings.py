@@ -133,6 +133,8 @@ _DECLARED = [
     Setting("extra_daily_quota", 0, _count, user_facing=False),
     Setting("over_quota_action", "refuse", _one_of(*OVER_QUOTA_ACTIONS), user_facing=False),
     Setting("reps_may_bulk_send", False, _bool, user_facing=False),
+    Setting("log_internal_mail", False, _bool),  # LOG-6: mail only with colleagues is logged too
+    Setting("email_privacy_minimum", "full", _one_of("full", "subject", "metadata")),  # LOG-1
 ]
 SETTINGS: dict[str, Setting] = {s.key: s for s in _DECLARED}
 ORG_KEYS = tuple(s.key for s in _DECLARED if s.scope in ("org", "both"))
