@@ -26,8 +26,11 @@ BLUEPRINTS = (
     "server.records.import_routes:bp",
     "server.mail.inbound_routes:bp",
     "server.emails.routes:bp",
+    "server.emails.timeline_routes:bp",
     "server.surfaces.web.routes:bp",
     "server.consent.routes:bp",
+    "server.surfaces.outlook:bp",
+    "server.notifications.routes:bp",
 )
 
 

@@ -36,6 +36,8 @@ class Config:
     GOOGLE_CLIENT_ID: str | None = None
     GOOGLE_CERTS_URL: str = "https://www.googleapis.com/oauth2/v1/certs"
     GOOGLE_ADDON_SERVICE_ACCOUNT: str | None = None
+    GMAIL_ADDON_SERVICE_ACCOUNT: str | None = None  # the add-on's service account (system ID token)
+    GMAIL_ADDON_AUDIENCE_BASE: str | None = None  # public base of /gmail/... URLs; None: BASE_URL
     # Web sign-in and connected mailboxes (authorization-code flow); tokens encrypted at rest
     MS_CLIENT_SECRET: str | None = None
     GOOGLE_CLIENT_SECRET: str | None = None
@@ -64,6 +66,9 @@ class Config:
     INBOUND_DOMAIN: str = "inbound.liaison.localhost"
     INBOUND_MAX_BYTES: int = 60 * 1024 * 1024
     MAX_CONTENT_LENGTH: int = 64 * 1024 * 1024
+    # Live notifications (server-sent events): keep-alive comment and a stream's lifetime
+    NOTIFICATIONS_KEEPALIVE_SECONDS: float = 15.0
+    NOTIFICATIONS_STREAM_SECONDS: float = 300.0
     SQLALCHEMY_ENGINE_OPTIONS: dict = field(default_factory=dict)
 
     @classmethod
@@ -82,6 +87,8 @@ class Config:
             GOOGLE_CLIENT_ID=_env("GOOGLE_CLIENT_ID"),
             GOOGLE_CERTS_URL=_env("GOOGLE_CERTS_URL", cls.GOOGLE_CERTS_URL) or cls.GOOGLE_CERTS_URL,
             GOOGLE_ADDON_SERVICE_ACCOUNT=_env("GOOGLE_ADDON_SERVICE_ACCOUNT"),
+            GMAIL_ADDON_SERVICE_ACCOUNT=_env("GMAIL_ADDON_SERVICE_ACCOUNT"),
+            GMAIL_ADDON_AUDIENCE_BASE=_env("GMAIL_ADDON_AUDIENCE_BASE"),
             MS_CLIENT_SECRET=_env("MS_CLIENT_SECRET"),
             GOOGLE_CLIENT_SECRET=_env("GOOGLE_CLIENT_SECRET"),
             GOOGLE_AUTH_URI=_env("GOOGLE_AUTH_URI", cls.GOOGLE_AUTH_URI) or cls.GOOGLE_AUTH_URI,
@@ -105,6 +112,10 @@ class Config:
             MAIL_GMAIL_PER_DAY=int(_env("MAIL_GMAIL_PER_DAY", "2000") or 2_000),
             INBOUND_DOMAIN=_env("INBOUND_DOMAIN", cls.INBOUND_DOMAIN) or cls.INBOUND_DOMAIN,
             INBOUND_MAX_BYTES=int(_env("INBOUND_MAX_BYTES", "0") or 0) or cls.INBOUND_MAX_BYTES,
+            NOTIFICATIONS_KEEPALIVE_SECONDS=float(
+                _env("NOTIFICATIONS_KEEPALIVE_SECONDS", "15") or 15
+            ),
+            NOTIFICATIONS_STREAM_SECONDS=float(_env("NOTIFICATIONS_STREAM_SECONDS", "300") or 300),
         )
 
     def as_flask(self) -> dict:

@@ -9,3 +9,4 @@ from .mail.models import *  # noqa: F403
 from .orgs.models import *  # noqa: F403
 from .records.import_models import *  # noqa: F403
 from .records.models import *  # noqa: F403
+from .notifications.models import *  # noqa: F403
