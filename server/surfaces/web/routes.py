@@ -15,7 +15,10 @@ from ...extensions import db
 from ...mail.mailboxes import disconnect_mailbox, list_mailboxes
 from ...orgs.models import User
 from ...orgs.settings import effective_settings
-from . import record_pages  # noqa: F401  (registers the record pages on bp)
+from . import (
+    notification_pages,  # noqa: F401  (the bell and the notification list)
+    record_pages,  # noqa: F401  (registers the record pages on bp)
+)
 from .blueprint import bp, safe_next, signed_in
 from .queries import demo_users, home_counts, open_deals_of, open_tickets_of
 
