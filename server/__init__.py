@@ -29,8 +29,11 @@ BLUEPRINTS = (
     "server.emails.timeline_routes:bp",
     "server.surfaces.web.routes:bp",
     "server.consent.routes:bp",
+    "server.consent.unsubscribe_routes:bp",
+    "server.consent.admin_routes:bp",
     "server.surfaces.outlook:bp",
     "server.notifications.routes:bp",
+    "server.surfaces.gmail_addon.routes:bp",
 )
 
 

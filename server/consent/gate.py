@@ -200,26 +200,44 @@ def require_allowed(
     return decisions
 
 
-def consent_send_check(row: OutboxMessage) -> str | None:
-    """Outbox send check: re-run the gate at send time; consume the one-time basis it uses."""
-    consent = (row.content or {}).get("consent")
-    if not isinstance(consent, dict):
+def consent_send_check(rows: list[OutboxMessage]) -> dict[int, str]:
+    """Outbox batch send check: re-run the gate at send time for the rows whose content carries
+    "consent" ({row id: reason} for those it stops), one gate call per (org, purpose, origin);
+    a row that would use a one-time basis (or already holds one) is decided on its own, in order,
+    so each basis is consumed by one message only."""
+    import json
+
+    gated = [(row, c) for row in rows if isinstance(c := (row.content or {}).get("consent"), dict)]
+    if not gated:
+        return {}
+    holding = set(
+        db.session.scalars(
+            select(OneTimeBasis.used_by_outbox_id).where(
+                OneTimeBasis.used_by_outbox_id.in_([row.id for row, _ in gated])
+            )
+        )
+    )
+
+    def reason_for(decision: Decision) -> str | None:
+        if decision.status == "refused":
+            return f"consent: {decision.reason}"
+        if decision.status == "needs_basis":
+            return "consent: no legal basis for this recipient at send time (GDPR-1..3)"
         return None
-    try:
-        decision = check_recipients(
-            row.org_id,
-            [row.recipient],
-            consent.get("purpose", "commercial"),
-            consent.get("origin"),
-            outbox_id=row.id,
-        )[row.recipient]
-    except ValidationFailed as exc:
-        return f"consent: {exc}"
-    if decision.status == "refused":
-        return f"consent: {decision.reason}"
-    if decision.status == "needs_basis":
-        return "consent: no legal basis for this recipient at send time (GDPR-1..3)"
-    if decision.one_time_basis_id is not None:
+
+    def check_one(row: OutboxMessage, consent: dict) -> str | None:
+        try:
+            decision = check_recipients(
+                row.org_id,
+                [row.recipient],
+                consent.get("purpose", "commercial"),
+                consent.get("origin"),
+                outbox_id=row.id,
+            )[row.recipient]
+        except ValidationFailed as exc:
+            return f"consent: {exc}"
+        if decision.status != "allowed" or decision.one_time_basis_id is None:
+            return reason_for(decision)
         basis = db.session.get(OneTimeBasis, decision.one_time_basis_id)
         if basis.used_by_outbox_id is None:
             basis.used_by_outbox_id, basis.used_at = row.id, utcnow()
@@ -235,7 +253,35 @@ def consent_send_check(row: OutboxMessage) -> str | None:
                 )
             )
             db.session.flush()
-    return None
+        return None
+
+    groups: dict[tuple, list[tuple[OutboxMessage, dict]]] = {}
+    for row, consent in gated:
+        origin = json.dumps(consent.get("origin"), sort_keys=True, default=str)
+        groups.setdefault((row.org_id, consent.get("purpose", "commercial"), origin), []).append(
+            (row, consent)
+        )
+    reasons: dict[int, str] = {}
+    for (org_id, purpose, _origin), members in groups.items():
+        try:
+            decisions = check_recipients(
+                org_id,
+                list({row.recipient for row, _ in members}),
+                purpose,
+                members[0][1].get("origin"),
+            )
+        except ValidationFailed as exc:
+            reasons.update({row.id: f"consent: {exc}" for row, _ in members})
+            continue
+        for row, consent in members:
+            decision = decisions[row.recipient]
+            if row.id in holding or decision.one_time_basis_id is not None:
+                reason = check_one(row, consent)
+            else:
+                reason = reason_for(decision)
+            if reason:
+                reasons[row.id] = reason
+    return reasons
 
 
 def may_track(org_id: int, address: str) -> bool:
@@ -271,10 +317,9 @@ def may_track(org_id: int, address: str) -> bool:
 
 
 def _register_send_check() -> None:
-    from ..mail.outbox import SEND_CHECKS
+    from ..mail.outbox import register_batch_send_check
 
-    if consent_send_check not in SEND_CHECKS:
-        SEND_CHECKS.append(consent_send_check)
+    register_batch_send_check(consent_send_check)
 
 
 _register_send_check()

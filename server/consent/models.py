@@ -2,7 +2,8 @@
 
 Global opt-out is a row in `consent_opt_outs` (one per opted-out contact) rather than a column on
 Contact, so the records model stays the lead's; opting back in deletes the row and the audit keeps
-both events. `consent_audit` is append-only: this package has no update or delete path for it.
+both events. `consent_audit` is append-only: no update path, and its only delete is erasure
+(GDPR-8, server/consent/data_subject_parts.py), which leaves one anonymized "contact_erased" entry.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ BASIS_TYPES = (
     "public_interest",
 )
 SURFACES = ("api", "web", "outlook", "gmail", "import", "bulk")
+SYSTEM_SURFACES = ("unsubscribe_link", "unsubscribe_mailto", "cli")
+"""Surfaces only the server records (the recipient's own unsubscribe, the admin CLI)."""
 PURPOSES = ("commercial", "transactional")
 SUBSCRIPTION_STATUSES = ("subscribed", "unsubscribed")
 ONE_TO_ONE = "one_to_one"
@@ -53,7 +56,7 @@ class LegalBasis(db.Model):
     contact_id: Mapped[int] = mapped_column(_contact_fk(), index=True)
     basis: Mapped[str] = mapped_column(String(40))
     explanation: Mapped[str] = mapped_column(Text, default="")
-    surface: Mapped[str] = mapped_column(String(10))
+    surface: Mapped[str] = mapped_column(String(20))
     granted_by_id: Mapped[int | None] = mapped_column(_user_fk())
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -72,6 +75,7 @@ class SubscriptionType(db.Model):
     label: Mapped[str] = mapped_column(String(200), default="")
     is_one_to_one: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # hidden, kept for history
 
 
 class ContactSubscription(db.Model):
@@ -99,7 +103,7 @@ class GlobalOptOut(db.Model):
     org_id: Mapped[int] = mapped_column(_org_fk(), index=True)
     opted_out_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     opted_out_by_id: Mapped[int | None] = mapped_column(_user_fk())
-    surface: Mapped[str] = mapped_column(String(10))
+    surface: Mapped[str] = mapped_column(String(20))
 
 
 class OneTimeBasis(db.Model):
@@ -112,7 +116,7 @@ class OneTimeBasis(db.Model):
     contact_id: Mapped[int] = mapped_column(_contact_fk(), index=True)
     reason: Mapped[str] = mapped_column(Text)
     purpose: Mapped[str] = mapped_column(String(15))
-    surface: Mapped[str] = mapped_column(String(10))
+    surface: Mapped[str] = mapped_column(String(20))
     created_by_id: Mapped[int | None] = mapped_column(_user_fk())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     used_by_outbox_id: Mapped[int | None] = mapped_column(
@@ -137,5 +141,5 @@ class ConsentAudit(db.Model):
     action: Mapped[str] = mapped_column(String(40))
     basis: Mapped[str | None] = mapped_column(String(40))
     reason: Mapped[str | None] = mapped_column(Text)
-    surface: Mapped[str | None] = mapped_column(String(10))
+    surface: Mapped[str | None] = mapped_column(String(20))
     details: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -20,6 +20,7 @@ from .models import (
     PURPOSES,
     SUBSCRIPTION_STATUSES,
     SURFACES,
+    SYSTEM_SURFACES,
     ConsentAudit,
     ContactSubscription,
     GlobalOptOut,
@@ -29,6 +30,7 @@ from .models import (
 )
 
 MIN_REASON_LENGTH = 10
+ALL_SURFACES = SURFACES + SYSTEM_SURFACES
 
 
 def _one_of(value: str, choices: tuple, name: str) -> str:
@@ -133,7 +135,7 @@ def set_subscription(
     """Subscribe or unsubscribe a contact for one type (the built-in one is "one_to_one")."""
     get_contact(org_id, contact_id)
     _one_of(status, SUBSCRIPTION_STATUSES, "status")
-    _one_of(surface, SURFACES, "surface")
+    _one_of(surface, ALL_SURFACES, "surface")
     if type_name == ONE_TO_ONE:
         sub_type = one_to_one_type(org_id)
     else:
@@ -144,6 +146,16 @@ def set_subscription(
         )
         if sub_type is None:
             raise NotFound(f"No subscription type {type_name!r}.", field="type")
+    row = write_subscription(org_id, actor_id, contact_id, sub_type, status, surface)
+    db.session.commit()
+    return row
+
+
+def write_subscription(
+    org_id: int, actor_id: int | None, contact_id: int, sub_type: SubscriptionType, status: str,
+    surface: str, details: dict | None = None,
+) -> ContactSubscription:  # fmt: skip
+    """Set the status and audit it, in the caller's transaction (no commit)."""
     row = db.session.scalar(
         select(ContactSubscription).where(
             ContactSubscription.contact_id == contact_id,
@@ -155,8 +167,8 @@ def set_subscription(
         db.session.add(row)
     row.status, row.updated_at = status, utcnow()
     _audit(org_id, contact_id, actor_id, status, surface=surface,
-           details={"subscription_type": sub_type.name})  # fmt: skip
-    db.session.commit()
+           details={"subscription_type": sub_type.name, **(details or {})})  # fmt: skip
+    db.session.flush()
     return row
 
 
@@ -171,18 +183,32 @@ def set_opt_out(
 ) -> bool:  # fmt: skip
     """Opt a contact out of all email, or back in; returns the new state."""
     get_contact(org_id, contact_id)
-    _one_of(surface, SURFACES, "surface")
+    _one_of(surface, ALL_SURFACES, "surface")
+    write_opt_out(org_id, actor_id, contact_id, opted_out, surface, reason)
+    db.session.commit()
+    return opted_out
+
+
+def write_opt_out(
+    org_id: int, actor_id: int | None, contact_id: int, opted_out: bool, surface: str,
+    reason: str | None = None, details: dict | None = None,
+) -> bool:  # fmt: skip
+    """Opt out or back in and audit a change, in the caller's transaction; True if it changed."""
     current = db.session.get(GlobalOptOut, contact_id)
     if opted_out and current is None:
         db.session.add(GlobalOptOut(
             org_id=org_id, contact_id=contact_id, opted_out_by_id=actor_id, surface=surface
         ))  # fmt: skip
-        _audit(org_id, contact_id, actor_id, "opted_out", reason=reason, surface=surface)
+        _audit(org_id, contact_id, actor_id, "opted_out", reason=reason, surface=surface,
+               details=details or {})  # fmt: skip
     elif not opted_out and current is not None:
         db.session.delete(current)
-        _audit(org_id, contact_id, actor_id, "opted_in", reason=reason, surface=surface)
-    db.session.commit()
-    return opted_out
+        _audit(org_id, contact_id, actor_id, "opted_in", reason=reason, surface=surface,
+               details=details or {})  # fmt: skip
+    else:
+        return False
+    db.session.flush()
+    return True
 
 
 def give_one_time_basis(
