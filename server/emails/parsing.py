@@ -4,7 +4,9 @@ Uses the stdlib `email` package (policy `default`). Unknown or wrong charsets fa
 lossless-enough decode (`errors="replace"`) instead of failing; a header that cannot be parsed is
 read as its raw text. Bodies: the first text/html and the first text/plain that are not
 attachments, searching nested alternatives; everything else (files, winmail.dat, calendar invites,
-forwarded message/rfc822 parts) is listed in `attachments` with its name, type and size.
+forwarded message/rfc822 parts) is listed in `attachments` with its name, type, size and SHA-256,
+and kept in `parts` (the MIME part, or the bytes of a structured attachment) for storage (LOG-7).
+The X-Liaison-Intent header (a send intent's signed token) is read into `intent`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from datetime import datetime
 from email.message import EmailMessage, Message
 from email.policy import default as default_policy
 from email.utils import getaddresses, parsedate_to_datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 MAX_KEY = 255
 BODY_KEY_BYTES = 1024
@@ -38,6 +40,8 @@ class ParsedEmail:
     html: str | None = None
     text: str | None = None
     attachments: list[dict] = field(default_factory=list)
+    parts: list[Any] = field(default_factory=list, repr=False)  # one per attachment
+    intent: str | None = None
 
     @property
     def key(self) -> str:
@@ -135,16 +139,32 @@ def _text_of(part: Message) -> str:
         return payload.decode("latin-1")
 
 
-def _attachment(part: Message) -> dict:
+def part_bytes(part: Message | bytes) -> bytes:
+    """The decoded content of an attachment part (a forwarded message: its RFC 5322 bytes)."""
+    if isinstance(part, (bytes, bytearray)):
+        return bytes(part)
     payload = part.get_payload(decode=True)
     if payload is None and part.get_content_type() == "message/rfc822":
         payload = b"".join(p.as_bytes() for p in part.get_payload() if hasattr(p, "as_bytes"))
+    return payload or b""
+
+
+def _filename(part: Message) -> str:
+    try:
+        return str(part.get_filename() or "")[:500]
+    except Exception:  # an undecodable RFC 2231 name
+        return ""
+
+
+def _attachment(part: Message) -> dict:
+    payload = part_bytes(part)
     return {
-        "filename": part.get_filename() or "",
-        "content_type": part.get_content_type(),
-        "size": len(payload or b""),
+        "filename": _filename(part),
+        "content_type": part.get_content_type()[:255],
+        "size": len(payload),
+        "sha256": hashlib.sha256(payload).hexdigest(),
         "inline": (part.get_content_disposition() == "inline"),
-        "content_id": (part.get("Content-ID") or "").strip("<> ") or None,
+        "content_id": _header(part, "Content-ID").strip().strip("<>").strip()[:998] or None,
     }
 
 
@@ -163,12 +183,14 @@ def _walk(message: Message, parsed: ParsedEmail) -> None:
             parsed.text = _text_of(part)
         else:
             parsed.attachments.append(_attachment(part))
+            parsed.parts.append(part)
 
 
-def parse_mime(raw: bytes) -> ParsedEmail:
-    """Parse RFC 5322 bytes (never raises for odd but readable messages)."""
-    message = email.message_from_bytes(raw, policy=default_policy)
-    return parse_message(message)
+def parse_mime(raw: bytes | BinaryIO) -> ParsedEmail:
+    """Parse RFC 5322 bytes or a binary file (never raises for odd but readable messages)."""
+    if isinstance(raw, (bytes, bytearray)):
+        return parse_message(email.message_from_bytes(raw, policy=default_policy))
+    return parse_message(email.message_from_binary_file(raw, policy=default_policy))
 
 
 def parse_message(message: EmailMessage | Message) -> ParsedEmail:
@@ -185,6 +207,7 @@ def parse_message(message: EmailMessage | Message) -> ParsedEmail:
         sent_at=_date(_header(message, "Date")),
         in_reply_to=normalize_message_id(_header(message, "In-Reply-To")),
         references=[r for r in references if r],
+        intent=_header(message, "X-Liaison-Intent").strip() or None,
     )
     _walk(message, parsed)
     return parsed
@@ -196,9 +219,23 @@ def _party(value: Any) -> dict:
     return {"name": str(value.get("name") or "").strip(), "email": str(value["email"]).strip()}
 
 
+def _structured_attachment(item: dict) -> dict:
+    content = item.get("content") or b""
+    return {
+        "filename": str(item.get("filename") or "")[:500],
+        "content_type": str(item.get("content_type") or "application/octet-stream")[:255],
+        "size": len(content),
+        "sha256": hashlib.sha256(content).hexdigest(),
+        "inline": bool(item.get("inline")),
+        "content_id": (str(item.get("content_id") or "").strip().strip("<>") or None),
+    }
+
+
 def parse_structured(data: dict) -> ParsedEmail:
-    """A ParsedEmail from the API's structured form (already validated by the route's schema)."""
-    return ParsedEmail(
+    """A ParsedEmail from the API's structured form (already validated by the route's schema;
+    attachments' `content` already decoded to bytes)."""
+    items = data.get("attachments") or []
+    parsed = ParsedEmail(
         message_id=normalize_message_id(data.get("message_id")),
         subject=" ".join((data.get("subject") or "").split()),
         from_address=_party(data["from"]),
@@ -210,4 +247,8 @@ def parse_structured(data: dict) -> ParsedEmail:
         references=[r for r in map(normalize_message_id, data.get("references") or []) if r],
         html=data.get("html"),
         text=data.get("text"),
+        attachments=[_structured_attachment(item) for item in items],
+        parts=[item.get("content") or b"" for item in items],
+        intent=(data.get("intent") or "").strip() or None,
     )
+    return parsed

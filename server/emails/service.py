@@ -6,12 +6,17 @@ contacts' addresses the same way on (org, address), associations on (email, reco
 deliveries of one message make one row and every delivery's associations end up on it. Rows are
 written in one order (contacts by address, then the email, then associations), so concurrent
 loggers wait for each other instead of deadlocking. One transaction per call.
+
+The first delivery also stores the sanitized HTML (LOG-10, server/emails/sanitize.py) and the
+attachments (LOG-7, server/emails/attachments.py). A message carrying a genuine send intent
+header gets the intent's choices where the call left them unspecified (server/emails/intents.py).
+`email_view` (server/emails/privacy.py) is what any answer shows of an email.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import select
 
@@ -22,10 +27,16 @@ from ..orgs.models import User
 from ..orgs.settings import effective_settings
 from ..records.associations import check_type, require_record
 from ..records.models import Contact, ContactEmail
+from .attachments import store_attachments
 from .candidates import Candidates, build_candidates
-from .models import DIRECTIONS, SOURCES, LoggedEmail, LoggedEmailAssociation
+from .intents import resolve_intent
+from .models import DIRECTIONS, SOURCES, EmailIntent, LoggedEmail, LoggedEmailAssociation
 from .never_log import apply_never_log, other_parties, own_addresses
 from .parsing import ParsedEmail, parse_mime, parse_structured
+from .privacy import choose_level, email_view, stricter
+from .sanitize import sanitize_html
+
+__all__ = ["LogResult", "email_view", "get_email", "log_email", "preview_associations"]
 
 
 @dataclass
@@ -104,31 +115,54 @@ def _wanted_new(found: Candidates, create_contacts: bool | list[str] | None) -> 
     return found.new_contacts
 
 
-def _explicit(org_id: int, associations: list[dict]) -> list[tuple[str, int]]:
+def explicit_associations(
+    org_id: int, associations: list[dict], skip_missing: bool = False
+) -> list[tuple[str, int]]:
+    """(type, id) pairs of existing records of the org; a missing one is 404 (or left out)."""
     chosen: list[tuple[str, int]] = []
     for i, item in enumerate(associations):
         kind = check_type(item.get("type", ""), field=f"associations.{i}.type")
         record_id = item.get("id")
         if isinstance(record_id, bool) or not isinstance(record_id, int):
             raise ValidationFailed("A record id is required.", field=f"associations.{i}.id")
-        require_record(org_id, kind, record_id, field=f"associations.{i}.id")
+        try:
+            require_record(org_id, kind, record_id, field=f"associations.{i}.id")
+        except NotFound:
+            if skip_missing:  # an intent's record deleted since the rep ticked it
+                continue
+            raise
         chosen.append((kind, record_id))
     return list(dict.fromkeys(chosen))
 
 
-def _insert_or_get(user: User, parsed: ParsedEmail, direction: str, source: str):
+_explicit = explicit_associations
+
+
+def _insert_or_get(
+    user: User, parsed: ParsedEmail, direction: str, source: str, privacy: str, intent_id
+) -> tuple[LoggedEmail, bool]:
     key = parsed.key
+    html, remote = sanitize_html(parsed.html)
     created = insert_if_absent(
         LoggedEmail, org_id=user.org_id, message_key=key, message_id=parsed.message_id,
         thread_key=parsed.thread_key, in_reply_to=parsed.in_reply_to,
         reference_ids=parsed.references, subject=parsed.subject, from_address=parsed.from_address,
         to_addresses=parsed.to, cc_addresses=parsed.cc, sent_at=parsed.sent_at,
         direction=direction, source=source, logged_by_id=user.id, body_html_raw=parsed.html,
-        body_text=parsed.text, attachments=parsed.attachments,
+        body_text=parsed.text, attachments=[], body_html=html, remote_images=remote,
+        privacy=privacy, intent_id=intent_id,
     )  # fmt: skip
     row = db.session.scalar(
         select(LoggedEmail).where(LoggedEmail.org_id == user.org_id, LoggedEmail.message_key == key)
     )
+    if not created:  # one delivery at a time adds what the first one lacked
+        row = db.session.scalar(
+            select(LoggedEmail).where(LoggedEmail.id == row.id).with_for_update()
+            .execution_options(populate_existing=True)
+        )  # fmt: skip
+        row.privacy = stricter(row.privacy or "full", privacy)
+    if parsed.attachments and not row.attachments:  # e.g. an add-in's log, then the BCC copy
+        row.attachments = store_attachments(row, parsed)
     return row, created
 
 
@@ -139,14 +173,30 @@ def _associate(user: User, email: LoggedEmail, pairs: list[tuple[str, int]], sou
                          source=source)  # fmt: skip
 
 
+def _apply_intent(intent: EmailIntent | None, choices: dict) -> dict:
+    if intent is None:
+        return choices
+    if choices["associations"] is None and intent.associations is not None:
+        choices["associations"] = explicit_associations(
+            intent.org_id, intent.associations, skip_missing=True
+        )
+    if choices["create_contacts"] is None:
+        choices["create_contacts"] = intent.create_contacts
+    if choices["privacy"] is None:
+        choices["privacy"] = intent.privacy
+    return choices
+
+
 def log_email(
     user: User,
-    raw: bytes | None = None,
+    raw: bytes | BinaryIO | None = None,
     structured: dict | None = None,
     associations: list[dict] | None = None,
     source: str = "api",
     create_contacts: bool | list[str] | None = None,
     direction: str | None = None,
+    privacy: str | None = None,
+    intent: str | None = None,
 ) -> LogResult:
     """Log one email (raw MIME or structured) for `user`; see the module docstring.
 
@@ -154,7 +204,9 @@ def log_email(
     (each an existing record of the user's org, else 404), plus any contacts created for unknown
     parties. `create_contacts` None → the org setting; False → none; a list → only those
     addresses (and never when the org turned creation off). A mail that the never-log rules
-    exclude answers status "not_logged" with the reason, and nothing is written.
+    exclude answers status "not_logged" with the reason, and nothing is written. `privacy`
+    None → full (or the intent's), never below the org minimum. `intent` is a send intent's
+    header value (a raw message's own X-Liaison-Intent header is read too).
     """
     if source not in SOURCES:
         raise ValidationFailed(f"source must be one of {', '.join(SOURCES)}.", field="source")
@@ -171,15 +223,23 @@ def log_email(
     if reason is not None:
         db.session.rollback()
         return LogResult("not_logged", reason=f"not logged: {reason}", never_logged=dropped)
+    chosen = resolve_intent(user, intent or parsed.intent)
+    pairs_given = None if associations is None else explicit_associations(user.org_id, associations)
+    asked = {"associations": pairs_given, "create_contacts": create_contacts, "privacy": privacy}
+    choices = _apply_intent(chosen, asked)
+    level = choose_level(user.org_id, choices["privacy"])
     found = build_candidates(user, kept, settings)
-    pairs = found.checked() if associations is None else _explicit(user.org_id, associations)
+    pairs = found.checked() if choices["associations"] is None else list(choices["associations"])
+    create_contacts = choices["create_contacts"]
     result = LogResult("logged", never_logged=dropped)
     for new in sorted(_wanted_new(found, create_contacts), key=lambda n: n["email"].lower()):
         contact_id, created = _contact_for(user, new["email"], new["name"])
         pairs.append(("contact", contact_id))
         if created:
             result.created_contact_ids.append(contact_id)
-    email, created = _insert_or_get(user, parsed, direction, source)
+    email, created = _insert_or_get(
+        user, parsed, direction, source, level, chosen.id if chosen else None
+    )
     _associate(user, email, list(dict.fromkeys(pairs)), source)
     db.session.commit()
     db.session.refresh(email)
