@@ -60,5 +60,9 @@ def _register_commands() -> None:
 
     main.add_command(dkim_group)
 
+    from .surfaces.manifest_cli import manifest
+
+    main.add_command(manifest)
+
 
 _register_commands()

@@ -1,0 +1,151 @@
+"""The Outlook add-in's files and its two pane helpers (UI-1, TRK-2, TRK-10).
+
+Serves addin/ at /addin/... (HTML with the Office.js URL filled in, scripts with this service's
+absolute origin: the event runtime of classic Outlook has no page to resolve relative URLs
+against), the rendered manifest, and the well-known file that lets the JavaScript-only runtime
+call this origin. Rules stay in their services: the helpers only ask tracking for its answers.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from apiflask import APIBlueprint, Schema
+from apiflask.fields import Boolean, Dict, List, Raw, String
+from apiflask.validators import Length, OneOf
+from flask import Response, current_app, request
+from werkzeug.security import safe_join
+
+from ..auth.guard import auth_required, current_user
+from ..errors import NotFound
+from .manifest_cli import normalize_base_url, render_outlook_manifest
+
+bp = APIBlueprint("outlook", __name__, tag="Outlook add-in")
+
+ADDIN_DIR = Path(__file__).resolve().parents[2] / "addin"
+OFFICE_JS_URL = "https://appsforoffice.microsoft.com/lib/1/hosted/office.js"
+_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
+_UNAVAILABLE = "Tracking is not available on this Liaison server yet."
+
+
+def office_js_url() -> str:
+    """Where the pages load Office.js from: Microsoft's CDN unless configured otherwise."""
+    return (
+        current_app.config.get("OFFICE_JS_URL")
+        or os.environ.get("LIAISON_OFFICE_JS_URL")
+        or OFFICE_JS_URL
+    )
+
+
+def service_origin() -> str:
+    """This service's absolute base URL as the add-in must call it."""
+    configured = current_app.config.get("BASE_URL") or ""
+    if configured and urlsplit(configured).netloc == request.host:
+        return configured.rstrip("/")
+    return request.url_root.rstrip("/")
+
+
+@bp.get("/addin/<path:filename>")
+@bp.doc(hide=True)
+def addin_file(filename: str):
+    """A file of the add-in (HTML, script or style sheet)."""
+    path = safe_join(str(ADDIN_DIR), filename)
+    suffix = Path(filename).suffix
+    if path is None or suffix not in _TYPES or not Path(path).is_file():
+        raise NotFound("No such add-in file.")
+    text = Path(path).read_text(encoding="utf-8")
+    origin = service_origin()
+    if suffix == ".html":
+        text = text.replace("{{OFFICE_JS_URL}}", office_js_url()).replace("{{BASE_URL}}", origin)
+    elif suffix == ".js":
+        text = text.replace('"__LIAISON_BASE_URL__"', json.dumps(origin))
+    response = Response(text, mimetype=_TYPES[suffix])
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.get("/addin/manifest.xml")
+@bp.doc(hide=True)
+def outlook_manifest():
+    """The Outlook manifest for this deployment (its BASE_URL must be https)."""
+    config = current_app.config
+    try:
+        base = normalize_base_url(config.get("BASE_URL") or "")
+    except ValueError as exc:
+        raise NotFound(f"No manifest: {exc} Set LIAISON_BASE_URL.") from None
+    text = render_outlook_manifest(
+        base, client_id=config.get("MS_CLIENT_ID"), api_resource=config.get("MS_API_AUDIENCE")
+    )
+    return Response(text, mimetype="application/xml")
+
+
+@bp.get("/.well-known/microsoft-officeaddins-allowed.json")
+@bp.doc(hide=True)
+def officeaddins_allowed():
+    """The origins whose add-in scripts may call this service from Outlook's event runtime."""
+    return {"allowed": [f"{service_origin()}/addin/"]}
+
+
+def _tracking(name: str):
+    """A function of the tracking service, or None while it has not landed."""
+    for module_name in ("server.tracking.service", "server.tracking"):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        if hasattr(module, name):
+            return getattr(module, name)
+    return None
+
+
+class TrackingOptionsIn(Schema):
+    recipients = List(String(validate=Length(1, 320)), load_default=list, validate=Length(0, 500))
+    body_type = String(load_default="html", validate=OneOf(["html", "text"]))
+
+
+class TrackingOptionsOut(Schema):
+    available = Boolean()
+    reason = String(allow_none=True)
+    track = Dict()
+    opens_trackable = Boolean(allow_none=True)
+    recipients = Dict()
+
+
+class TrackingStatusQuery(Schema):
+    message_id = String(required=True, validate=Length(1, 998))
+
+
+class TrackingStatusOut(Schema):
+    available = Boolean()
+    reason = String(allow_none=True)
+    status = Raw(allow_none=True)
+
+
+@bp.post("/api/addin/tracking-options")
+@bp.input(TrackingOptionsIn, arg_name="body")
+@bp.output(TrackingOptionsOut)
+@bp.doc(summary="The Track box for these recipients and body type, as tracking decides")
+@auth_required()
+def tracking_options_route(body: dict):
+    options = _tracking("tracking_options")
+    if options is None:
+        return {"available": False, "reason": _UNAVAILABLE, "track": {}, "recipients": {}}
+    answer = options(current_user(), body["recipients"], body["body_type"])
+    return {"available": True, "reason": None, **answer}
+
+
+@bp.get("/api/addin/tracking-status")
+@bp.input(TrackingStatusQuery, location="query", arg_name="query")
+@bp.output(TrackingStatusOut)
+@bp.doc(summary="Opens and clicks of a message we sent, found by its Message-ID")
+@auth_required()
+def tracking_status_route(query: dict):
+    status = _tracking("tracking_status")
+    if status is None:
+        return {"available": False, "reason": _UNAVAILABLE, "status": None}
+    found = status(current_user().org_id, message_id=query["message_id"])
+    return {"available": True, "reason": None, "status": found}
