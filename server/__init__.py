@@ -27,6 +27,7 @@ BLUEPRINTS = (
     "server.mail.inbound_routes:bp",
     "server.emails.routes:bp",
     "server.emails.timeline_routes:bp",
+    "server.emails.send_routes:bp",
     "server.surfaces.web.routes:bp",
     "server.consent.routes:bp",
     "server.consent.unsubscribe_routes:bp",

@@ -20,7 +20,11 @@ TASKS: dict[str, TaskFunction] = {}
 TICKS: list[Tick] = []
 
 # Modules that define tasks; imported by both backends before running anything.
-TASK_MODULES = ("server.mail.outbox_tasks", "server.records.import_tasks")
+TASK_MODULES = (
+    "server.mail.outbox_tasks",
+    "server.records.import_tasks",
+    "server.emails.send_tasks",
+)
 
 
 def task(name: str, every_seconds: float | None = None) -> Callable[[TaskFunction], TaskFunction]:
