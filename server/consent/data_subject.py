@@ -14,9 +14,10 @@ Each domain that holds personal data registers a *part*::
 .email_normalized), loaded before any part runs. Erase runs the parts in ascending `order` (then
 registration order): parts that need the contact's emails or records (tracking events,
 attachment blobs) use the default 50 and run before the built-in parts, which are emails (80),
-consent history (90) and the record itself (100, last). `erasable_email_ids(org_id, contact)`
-says which logged emails the emails part will delete, so an attachments part can remove their
-blobs first. The built-in parts live in server/consent/data_subject_parts.py.
+consent history (90) and the record itself (100, last); the outbox part (70) anonymizes messages
+addressed to the contact (server/consent/data_subject_mail.py).
+`erasable_email_ids(org_id, contact)` says which logged emails the emails part will delete, so an
+attachments part can remove their blobs first. Built-in parts: server/consent/data_subject_parts.py.
 """
 
 from __future__ import annotations
@@ -128,4 +129,4 @@ def erasable_email_ids(org_id: int, contact: Any) -> set[int]:
 
 
 def _load_parts() -> None:
-    from . import data_subject_parts  # noqa: F401  (registers the built-in parts)
+    from . import data_subject_mail, data_subject_parts  # noqa: F401  (the built-in parts)

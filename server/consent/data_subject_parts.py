@@ -223,7 +223,7 @@ def export_consent(org_id: int, contact: Any) -> dict:
     subs = db.session.execute(
         select(SubscriptionType.name, ContactSubscription.status, ContactSubscription.updated_at)
         .join(SubscriptionType, SubscriptionType.id == ContactSubscription.type_id)
-        .filter_by(**where)
+        .where(ContactSubscription.org_id == org_id, ContactSubscription.contact_id == contact.id)
     )
     opt_out = db.session.get(GlobalOptOut, contact.id)
     return {
