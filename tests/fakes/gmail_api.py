@@ -1,12 +1,16 @@
 """A fake Gmail API on 127.0.0.1: the discovery document (the one google-api-python-client ships,
 pointed at this server), users.messages.send (JSON {"raw"} or a message/rfc822 media upload) and
-users.messages.get, with bearer tokens and scripted 429/500/403 answers in Google's error shape.
+users.messages.get in Gmail's formats (metadata with metadataHeaders, full, raw, minimal), with
+bearer tokens and scripted 429/500/403 answers in Google's error shape.
 
     gmail = FakeGmail(tokens={"t1"}).start()
     GmailTransport(..., discovery_url=gmail.discovery_url)
     gmail.rate_limited(retry_after=5)   # next send: 429 RESOURCE_EXHAUSTED, Retry-After: 5
     gmail.server_error(count=2)         # next two sends: 500
     ... gmail.sent → [SentMessage(id, thread_id, mime)] ...
+    gmail.add_message(mime)             # a message in the mailbox, readable with messages.get
+    gmail.message_tokens = {"t"}        # messages.get also needs X-Goog-Gmail-Access-Token: t
+                                        # (what a Gmail add-on's current-message token is)
 """
 
 from __future__ import annotations
@@ -20,14 +24,15 @@ import json
 import re
 from dataclasses import dataclass
 from importlib import resources
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from .http_server import Answer, FakeHttpService, Request
 
 _SEND = re.compile(r"^/(upload/)?gmail/v1/users/me/messages/send$")
-_GET = re.compile(r"^/gmail/v1/users/me/messages/([0-9a-f]+)$")
+_GET = re.compile(r"^/gmail/v1/users/me/messages/([A-Za-z0-9:_-]+)$")
+_FORMATS = ("minimal", "full", "raw", "metadata")
 _STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED"}
 _STATUS |= {429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
 
@@ -51,6 +56,7 @@ class SentMessage:
     thread_id: str
     mime: bytes
     upload: bool
+    labels: tuple[str, ...] = ("SENT",)
 
     @property
     def message(self):
@@ -63,7 +69,25 @@ class FakeGmail(FakeHttpService):
     def __init__(self, tokens: set[str] | None = None) -> None:
         super().__init__(tokens)
         self.sent: list[SentMessage] = []
+        self.mailbox: dict[str, SentMessage] = {}
+        self.message_tokens: set[str] | None = None
         self._ids = itertools.count(0x18C2F00000000001)
+
+    def add_message(self, mime: bytes, message_id: str | None = None) -> str:
+        """Put a message in the mailbox (as if received); returns its id."""
+        message_id = message_id or f"{next(self._ids):x}"
+        self.mailbox[message_id] = SentMessage(message_id, message_id, mime, False, ("INBOX",))
+        return message_id
+
+    def gets(self, message_id: str) -> list[str]:
+        """The `format` of each users.messages.get of `message_id`, in order."""
+        found = []
+        for request in list(self.requests):
+            split = urlsplit(request.path)
+            match = _GET.match(split.path)
+            if request.method == "GET" and match and match.group(1) == message_id:
+                found.append(parse_qs(split.query).get("format", ["full"])[0])
+        return found
 
     @property
     def discovery_url(self) -> str:
@@ -101,12 +125,25 @@ class FakeGmail(FakeHttpService):
         if request.method == "POST" and send:
             return self.scripted() or self._send(request, upload=bool(send.group(1)))
         if request.method == "GET" and get:
-            found = [m for m in self.sent if m.id == get.group(1)]
-            if not found:
-                return google_error(404, "Requested entity was not found.", "notFound")
-            raw = base64.urlsafe_b64encode(found[0].mime).decode()
-            return Answer(200, {"id": found[0].id, "threadId": found[0].thread_id, "raw": raw})
+            return self.scripted() or self._get(request, get.group(1))
         return google_error(404, "Not Found", "notFound")
+
+    def _get(self, request: Request, message_id: str) -> Answer:
+        query = parse_qs(urlsplit(request.path).query)
+        fmt = query.get("format", ["full"])[0]
+        if fmt not in _FORMATS:
+            return google_error(400, f"Invalid value at 'format' ({fmt})", "invalidArgument")
+        if self.message_tokens is not None:
+            given = request.headers.get("x-goog-gmail-access-token")
+            if given not in self.message_tokens:
+                return google_error(403, "Missing access token for the current message.",
+                                    "insufficientPermissions")  # fmt: skip
+        found = self.mailbox.get(message_id) or next(
+            (m for m in self.sent if m.id == message_id), None
+        )
+        if found is None:
+            return google_error(404, "Requested entity was not found.", "notFound")
+        return Answer(200, message_resource(found, fmt, query.get("metadataHeaders", [])))
 
     def _send(self, request: Request, upload: bool) -> Answer:
         if upload:
@@ -124,6 +161,62 @@ class FakeGmail(FakeHttpService):
         message_id = f"{next(self._ids):x}"
         self.sent.append(SentMessage(message_id, message_id, mime, upload))
         return Answer(200, {"id": message_id, "threadId": message_id, "labelIds": ["SENT"]})
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode("ascii")
+
+
+def _headers(part) -> list[dict]:
+    return [{"name": name, "value": str(value)} for name, value in part.items()]
+
+
+def _part(part, part_id: str) -> dict:
+    """A MessagePart as Gmail's format=full shows it (bodies base64url, attachments by id)."""
+    resource = {
+        "partId": part_id,
+        "mimeType": part.get_content_type(),
+        "filename": part.get_filename() or "",
+        "headers": _headers(part),
+    }
+    if part.is_multipart():
+        resource["body"] = {"size": 0}
+        resource["parts"] = [
+            _part(child, f"{part_id}.{i}" if part_id else str(i))
+            for i, child in enumerate(part.iter_parts())
+        ]
+        return resource
+    payload = part.get_payload(decode=True) or b""
+    if resource["filename"]:
+        resource["body"] = {"attachmentId": f"ANGjdJ{part_id or 'x'}", "size": len(payload)}
+    else:
+        resource["body"] = {"size": len(payload), "data": _b64(payload)}
+    return resource
+
+
+def message_resource(found: SentMessage, fmt: str, metadata_headers: list[str]) -> dict:
+    """users.messages.get's answer for `fmt` (minimal | full | raw | metadata)."""
+    message = found.message
+    text = message.get_body(("plain",))
+    snippet = " ".join((text.get_content() if text else "").split())[:200]
+    resource = {
+        "id": found.id,
+        "threadId": found.thread_id,
+        "labelIds": list(found.labels),
+        "snippet": snippet,
+        "sizeEstimate": len(found.mime),
+        "historyId": "4242",
+        "internalDate": "1700000000000",
+    }
+    if fmt == "raw":
+        resource["raw"] = _b64(found.mime)
+    elif fmt == "metadata":
+        wanted = {h.lower() for h in metadata_headers}
+        headers = [h for h in _headers(message) if not wanted or h["name"].lower() in wanted]
+        resource["payload"] = {"mimeType": message.get_content_type(), "headers": headers}
+    elif fmt == "full":
+        resource["payload"] = _part(message, "")
+    return resource
 
 
 @pytest.fixture
