@@ -80,9 +80,16 @@ def _email(org, user, label: str) -> Any:
                        direction="out", source="api", logged_by_id=user.id)  # fmt: skip
 
 
+def _subscription_type(org, user, label: str) -> Any:
+    from server.consent.models import SubscriptionType
+
+    return SubscriptionType(org_id=org.id, name=f"{label}-news", label="News")
+
+
 # path parameters whose objects live outside the records tables: made only when a route uses them
 EXTRA_MAKERS = {"import_id": _import_job, "mailbox_id": _mailbox, "dead_letter_id": _dead_letter,
                 "basis_id": _legal_basis, "email_id": _email}  # fmt: skip
+EXTRA_MAKERS["subscription_type_id"] = _subscription_type
 
 
 def _make_world(org, label: str, extra: set[str]) -> dict[str, Any]:
