@@ -90,8 +90,8 @@ def _quote(parent: LoggedEmail, view: dict, mode: str) -> tuple[str, str]:
     sender = parent.from_address or {}
     who = f"{sender.get('name') or ''} <{sender.get('email') or ''}>".strip()
     when = parent.sent_at.strftime("%a, %d %b %Y %H:%M UTC") if parent.sent_at else ""
-    body_text = view.get("text") or ""
-    body_html = view.get("html") or html_lib.escape(body_text).replace("\n", "<br>")
+    body_text = view.get("body_text") or ""
+    body_html = view.get("body_html") or html_lib.escape(body_text).replace("\n", "<br>")
     if mode == "forward":
         recipients = ", ".join(p.get("email", "") for p in parent.to_addresses or [])
         lines = [
@@ -135,7 +135,7 @@ def reply_to_email(user: User, email_id: int, data: dict) -> dict:
     html = f"{own_html or html_lib.escape(own_text or '').replace(chr(10), '<br>')}{quoted_html}"
     text = f"{own_text if own_text is not None else ''}\n\n{quoted_text}".lstrip("\n")
     in_reply_to, references = thread_headers(parent)
-    subject = view.get("subject") if view.get("subject") is not None else parent.subject
+    subject = view.get("subject") or ""  # None when the viewer may not see it
     associations = data.get("associations")
     if associations is None:
         associations = [{"type": a.record_type, "id": a.record_id} for a in parent.associations]
@@ -143,7 +143,7 @@ def reply_to_email(user: User, email_id: int, data: dict) -> dict:
         associations = check_associations(user, associations)
     purpose, origin = _origin(parent, data.get("ticket_id"))
     message = Outgoing(
-        to=to, cc=cc, subject=prefixed("Fwd" if mode == "forward" else "Re", subject or ""),
+        to=to, cc=cc, subject=prefixed("Fwd" if mode == "forward" else "Re", subject),
         html=html, text=text if own_html is None else None, in_reply_to=in_reply_to,
         references=references, associations=associations,
     )  # fmt: skip

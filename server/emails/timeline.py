@@ -74,7 +74,7 @@ def _minimal_view(email: LoggedEmail) -> dict:
         "sent_at": email.sent_at,
         "direction": email.direction,
         "thread_key": email.thread_key,
-        "text": email.body_text,
+        "body_text": email.body_text,
         "attachments": email.attachments,
     }
 
@@ -135,7 +135,9 @@ def jsonable(value):
 def _entry(email: LoggedEmail, at: datetime, viewer: User | None) -> TimelineEntry:
     data = jsonable(email_view_for(email, viewer))
     data["pinned"] = email.pinned_at is not None
-    data["associations"] = [{"type": a.record_type, "id": a.record_id} for a in email.associations]
+    data.setdefault(
+        "associations", [{"type": a.record_type, "id": a.record_id} for a in email.associations]
+    )
     return TimelineEntry("email", at, email_key(email.id), data)
 
 
