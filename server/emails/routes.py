@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from urllib.parse import quote
 
 from apiflask import APIBlueprint
 from flask import current_app
@@ -136,12 +137,21 @@ def download_attachment(email_id: int, attachment_id: int):
     response = current_app.response_class(
         _chunks(stream), mimetype=safe_content_type(row.content_type), direct_passthrough=True
     )
-    response.headers.set("Content-Disposition", "attachment", filename=row.filename or "attachment")
+    response.headers["Content-Disposition"] = _disposition(row.filename or "attachment")
     response.headers["Content-Length"] = str(row.size)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+def _disposition(name: str) -> str:
+    """attachment; an ASCII filename always quoted, and the UTF-8 one (RFC 6266) when different."""
+    plain = "".join(c for c in name if 32 <= ord(c) < 127 and c not in '"\\')
+    value = f'attachment; filename="{plain or "attachment"}"'
+    if plain != name:
+        value += f"; filename*=UTF-8''{quote(name, safe='')}"
+    return value
 
 
 def _chunks(stream, size: int = 256 * 1024):
