@@ -9,6 +9,7 @@ import importlib
 import inspect
 from typing import Any
 
+from ...extensions import db
 from ...orgs.models import User
 
 
@@ -45,9 +46,17 @@ def recent_tracked_emails(user: User, limit: int) -> list[dict] | None:
 
 
 def prepare_pixel(user: User, recipients: list[str], subject: str | None) -> dict | None:
-    """A tracked email for a Gmail draft: {"tracked_email_id", "pixel_url", ...}."""
-    fn = _function("server.tracking.service", "prepare_tracking")
-    return fn(user, html="", recipients=recipients, subject=subject) if fn else None
+    """A tracked email for a Gmail draft: {"tracked_email_id", "pixel_url"}, or None when the
+    tracking service does not track it (it says why) or is not there."""
+    create = _function("server.tracking.service", "create_tracked_email")
+    url = _function("server.tracking.service", "pixel_url")
+    if create is None or url is None:
+        return None
+    email, _ = create(user.org_id, user.id, recipients, subject or "", "<p></p>", None)
+    db.session.commit()
+    if not email.tracked:
+        return None
+    return {"tracked_email_id": email.id, "pixel_url": url(email.id)}
 
 
 def unread_notifications(user: User, limit: int) -> tuple[int, list[Any]] | None:
