@@ -86,3 +86,8 @@ def outlook(
         click.echo(f"wrote {output}", err=True)
     else:
         click.echo(text, nl=False)
+
+
+from .gmail_addon.deployment import gmail  # noqa: E402  (liaison manifest gmail, UI-2)
+
+manifest.add_command(gmail)
