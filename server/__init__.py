@@ -34,6 +34,7 @@ BLUEPRINTS = (
     "server.consent.admin_routes:bp",
     "server.surfaces.outlook:bp",
     "server.notifications.routes:bp",
+    "server.tracking.routes:bp",
     "server.surfaces.gmail_addon.routes:bp",
 )
 

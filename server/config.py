@@ -69,6 +69,11 @@ class Config:
     # Live notifications (server-sent events): keep-alive comment and a stream's lifetime
     NOTIFICATIONS_KEEPALIVE_SECONDS: float = 15.0
     NOTIFICATIONS_STREAM_SECONDS: float = 300.0
+    # Tracking (TRK-8): events this soon after sending are machine; admin machine signatures file
+    TRACKING_MACHINE_WINDOW_SECONDS: float = 5.0
+    TRACKING_SIGNATURES: str | None = None
+    TRACKING_SENDER_IP_HOURS: float = 24.0  # a sender's recent IPs: their own opens (TRK-5)
+    BENCH_ENDPOINTS: bool = False  # bare endpoints for `liaison bench` (never in production)
     SQLALCHEMY_ENGINE_OPTIONS: dict = field(default_factory=dict)
 
     @classmethod
@@ -116,6 +121,10 @@ class Config:
                 _env("NOTIFICATIONS_KEEPALIVE_SECONDS", "15") or 15
             ),
             NOTIFICATIONS_STREAM_SECONDS=float(_env("NOTIFICATIONS_STREAM_SECONDS", "300") or 300),
+            TRACKING_MACHINE_WINDOW_SECONDS=float(_env("TRACKING_MACHINE_WINDOW_SECONDS", "5") or 5),
+            TRACKING_SIGNATURES=_env("TRACKING_SIGNATURES"),
+            TRACKING_SENDER_IP_HOURS=float(_env("TRACKING_SENDER_IP_HOURS", "24") or 24),
+            BENCH_ENDPOINTS=_env_bool("BENCH_ENDPOINTS", False),
         )
 
     def as_flask(self) -> dict:

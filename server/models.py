@@ -10,3 +10,4 @@ from .orgs.models import *  # noqa: F403
 from .records.import_models import *  # noqa: F403
 from .records.models import *  # noqa: F403
 from .notifications.models import *  # noqa: F403
+from .tracking.models import *  # noqa: F403

@@ -24,6 +24,7 @@ TASK_MODULES = (
     "server.mail.outbox_tasks",
     "server.records.import_tasks",
     "server.emails.send_tasks",
+    "server.tracking.tasks",
 )
 
 

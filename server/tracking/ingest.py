@@ -1,0 +1,191 @@
+"""The endpoints' write path (item 9): never lose an event, never slow the endpoint down.
+
+With Redis configured (LIAISON_REDIS_URL) the endpoint only appends the raw event to the Redis
+stream `liaison:tracking:events` (XADD, no SQL; a click also reads its URL from the link cache in
+the same round trip). The `tracking.drain` task reads the stream through a consumer group in
+batches, classifies and writes events and counters in one transaction per batch, and XACKs
+(and deletes) the entries only after the commit. Entries of a consumer that died mid-batch stay
+pending and are claimed by the next drain (XAUTOCLAIM); an entry recorded before the crash but
+not acknowledged is recognised by its stream id (TrackingEvent.uid) and not recorded twice.
+
+Without Redis (SQLite, demo), or when Redis fails, the endpoint records the event directly.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from datetime import UTC, datetime
+
+from flask import current_app, request
+
+from ..extensions import db
+from .classify import PREFETCH_FIELDS, RawEvent
+
+STREAM = "liaison:tracking:events"
+GROUP = "liaison-tracking"
+LINKS_KEY = "liaison:tracking:links:"
+LINK_CACHE_SECONDS = 180 * 86400
+CLAIM_IDLE_MS = 60_000
+
+
+def redis_client():
+    """The app's Redis client for tracking, or None without LIAISON_REDIS_URL."""
+    url = current_app.config.get("REDIS_URL")
+    if not url:
+        return None
+    cached = current_app.extensions.get("tracking_redis")
+    if cached is None or cached[0] != url:
+        import redis
+
+        cached = (url, redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5))
+        current_app.extensions["tracking_redis"] = cached
+    return cached[1]
+
+
+def stream_name() -> str:
+    """The stream key (tests use their own)."""
+    return current_app.config.get("TRACKING_STREAM") or STREAM
+
+
+def capture(kind: str, tracked_email_id: int, position: int | None) -> dict[str, str]:
+    """The raw event of this request as flat strings (what goes on the stream)."""
+    fields = {
+        "k": kind,
+        "t": str(tracked_email_id),
+        "p": "" if position is None else str(position),
+        "at": repr(datetime.now(UTC).timestamp()),
+        "ip": request.remote_addr or "",
+        "ua": (request.headers.get("User-Agent") or "")[:512],
+        "v": "",
+    }
+    for short, header in PREFETCH_FIELDS.items():
+        value = request.headers.get(header)
+        if value:
+            fields[short] = value[:100]
+    cookie = current_app.config.get("SESSION_COOKIE_NAME", "session")
+    if cookie in request.cookies:  # the web app (same origin): the viewer's signed session
+        from flask import session
+
+        fields["v"] = str(session.get("user_id") or "")
+    return fields
+
+
+def parse(uid: str, fields: dict) -> RawEvent | None:
+    """A RawEvent from stream fields (bytes or str), or None when malformed."""
+    get = {
+        (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+        for k, v in (fields or {}).items()
+    }
+    try:
+        return RawEvent(
+            uid=uid,
+            kind={"o": "open", "c": "click"}[get["k"]],
+            tracked_email_id=int(get["t"]),
+            position=int(get["p"]) if get.get("p") else None,
+            at=datetime.fromtimestamp(float(get["at"]), UTC),
+            ip=get.get("ip") or None,
+            user_agent=get.get("ua") or None,
+            headers={h: get[s] for s, h in PREFETCH_FIELDS.items() if get.get(s)},
+            viewer_id=int(get["v"]) if get.get("v") else None,
+        )
+    except (KeyError, ValueError):
+        return None
+
+
+def _record_directly(fields: dict[str, str]) -> None:
+    from .recording import record_events
+
+    event = parse(f"d-{uuid.uuid4().hex}", fields)
+    try:
+        record_events([event] if event else [])
+    except Exception:
+        db.session.rollback()
+        current_app.logger.exception("tracking event not recorded")
+
+
+def submit(fields: dict[str, str]) -> None:
+    """Keep one raw event: on the stream, or recorded directly without Redis."""
+    client = redis_client()
+    if client is not None:
+        import redis
+
+        try:
+            client.xadd(stream_name(), fields)
+            return
+        except redis.RedisError:
+            current_app.logger.exception("tracking stream unavailable; recording directly")
+    _record_directly(fields)
+
+
+def submit_click(fields: dict[str, str], tracked_email_id: int, position: int) -> str | None:
+    """Keep a click and answer its link's URL ("" for the trap, None when unknown)."""
+    client = redis_client()
+    if client is not None:
+        import redis
+
+        try:
+            pipe = client.pipeline(transaction=False)
+            pipe.hget(f"{LINKS_KEY}{tracked_email_id}", str(position))
+            pipe.xadd(stream_name(), fields)
+            cached, _ = pipe.execute()
+            if cached is not None:
+                return cached.decode()
+            return link_url(tracked_email_id, position, fill_cache=True)
+        except redis.RedisError:
+            current_app.logger.exception("tracking stream unavailable; recording directly")
+    url = link_url(tracked_email_id, position)
+    if url is not None:
+        _record_directly(fields)
+    return url
+
+
+def link_url(tracked_email_id: int, position: int, fill_cache: bool = False) -> str | None:
+    """The stored URL of a link from the database ("" for the trap, None when unknown)."""
+    from .models import TrackedEmail, TrackedLink
+
+    row = db.session.execute(
+        db.select(TrackedLink.url, TrackedLink.is_trap)
+        .join(TrackedEmail, TrackedEmail.id == TrackedLink.tracked_email_id)
+        .where(
+            TrackedLink.tracked_email_id == tracked_email_id,
+            TrackedLink.position == position,
+            TrackedEmail.tracked.is_(True),
+        )
+    ).first()
+    if row is None:
+        return None
+    if fill_cache:
+        cache_links(tracked_email_id, None)
+    return "" if row.is_trap else row.url
+
+
+def cache_links(tracked_email_id: int, urls: list[str] | None) -> None:
+    """Put a tracked email's links in the Redis link cache (None: read them from the database)."""
+    client = redis_client()
+    if client is None:
+        return
+    if urls is None:
+        from .models import TrackedLink
+
+        urls_by_position = {
+            str(link.position): ("" if link.is_trap else link.url)
+            for link in db.session.scalars(
+                db.select(TrackedLink).where(TrackedLink.tracked_email_id == tracked_email_id)
+            )
+        }
+    else:
+        urls_by_position = {str(i): url for i, url in enumerate(urls)}
+    key = f"{LINKS_KEY}{tracked_email_id}"
+    pipe = client.pipeline(transaction=True)
+    pipe.delete(key)
+    if urls_by_position:
+        pipe.hset(key, mapping=urls_by_position)
+        pipe.expire(key, LINK_CACHE_SECONDS)
+    pipe.execute()
+
+
+def consumer_name() -> str:
+    """This process's consumer name in the group."""
+    return f"{socket.gethostname()}-{os.getpid()}"

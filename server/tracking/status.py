@@ -1,0 +1,169 @@
+"""Status of tracked emails (TRK-5), my tracked emails by status (TRK-7), the activity feed.
+
+Counts and states use human events only; machine counts are shown beside them. Who opened
+(TRK-3, TRK-4): a per-recipient message's opens are reported as "opened by someone with access
+to the message" (the recipient, or anyone they forwarded it to: the pixel cannot tell them
+apart); an anonymous (several recipients) message's as "opened by one of its N recipients".
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from ..errors import ValidationFailed
+from ..extensions import db
+from ..records.pagination import Page, paginate
+from .models import HUMAN, TrackedEmail, TrackedLink, TrackingEvent
+
+STATUSES = ("opened", "unopened", "clicked", "unclicked")
+
+
+def _iso(value):
+    return value.isoformat() if value is not None else None
+
+
+def who_text(email: TrackedEmail) -> str:
+    """Whom an open or click of this email can be attributed to (TRK-3, TRK-4)."""
+    if email.recipient:
+        return (
+            f"Someone with access to the message sent to {email.recipient} "
+            "(the recipient or anyone they forwarded it to)"
+        )
+    return f"One of the {email.recipient_count} recipients (who is not known)"
+
+
+def state_of(email: TrackedEmail) -> str:
+    """untracked | sent | opened | clicked (human events only)."""
+    if not email.tracked:
+        return "untracked"
+    if email.clicks_human:
+        return "clicked"
+    return "opened" if email.opens_human else "sent"
+
+
+def _link(link: TrackedLink) -> dict:
+    return {
+        "position": link.position,
+        "url": link.url,
+        "clicks": {"human": link.clicks_human, "machine": link.clicks_machine},
+        "first_click_at": _iso(link.first_click_at),
+        "last_click_at": _iso(link.last_click_at),
+    }
+
+
+def status_dict(email: TrackedEmail) -> dict:
+    """The JSON status of one tracked email."""
+    return {
+        "tracked_email_id": email.id,
+        "state": state_of(email),
+        "tracked": email.tracked,
+        "untracked_reason": email.untracked_reason,
+        "subject": email.subject,
+        "message_id": email.message_id,
+        "anonymous": email.recipient is None,
+        "recipient": email.recipient,
+        "recipient_count": email.recipient_count,
+        "attribution": who_text(email),
+        "opens_trackable": email.opens_trackable,
+        "sent_at": _iso(email.sent_at),
+        "opens": {
+            "human": email.opens_human,
+            "machine": email.opens_machine,
+            "first_at": _iso(email.first_open_at),
+            "last_at": _iso(email.last_open_at),
+        },
+        "clicks": {
+            "human": email.clicks_human,
+            "machine": email.clicks_machine,
+            "first_at": _iso(email.first_click_at),
+            "last_at": _iso(email.last_click_at),
+            "links": [_link(link) for link in email.links if not link.is_trap],
+        },
+    }
+
+
+def tracking_status(
+    org_id: int, message_id: str | None = None, tracked_email_id: int | None = None
+) -> dict | None:
+    """The status of a tracked email by Message-ID (with or without <>) or id; None if none."""
+    stmt = select(TrackedEmail).where(TrackedEmail.org_id == org_id)
+    if tracked_email_id is not None:
+        stmt = stmt.where(TrackedEmail.id == tracked_email_id)
+    elif message_id:
+        stmt = stmt.where(TrackedEmail.message_id == message_id.strip().strip("<>"))
+    else:
+        return None
+    email = db.session.scalars(stmt.order_by(TrackedEmail.id.desc()).limit(1)).first()
+    return status_dict(email) if email is not None else None
+
+
+def my_tracked_emails(
+    org_id: int, user_id: int, status: str | None, cursor: str | None, limit: int | None
+) -> Page:
+    """The user's tracked emails, newest first, filtered by opened/unopened/clicked/unclicked."""
+    stmt = (
+        select(TrackedEmail)
+        .where(
+            TrackedEmail.org_id == org_id,
+            TrackedEmail.user_id == user_id,
+            TrackedEmail.tracked.is_(True),
+        )
+        .options(selectinload(TrackedEmail.links))
+    )
+    if status == "opened":
+        stmt = stmt.where(TrackedEmail.opens_human > 0)
+    elif status == "unopened":
+        stmt = stmt.where(TrackedEmail.opens_human == 0, TrackedEmail.opens_trackable.is_(True))
+    elif status == "clicked":
+        stmt = stmt.where(TrackedEmail.clicks_human > 0)
+    elif status == "unclicked":
+        stmt = stmt.where(TrackedEmail.clicks_human == 0)
+    elif status:
+        raise ValidationFailed(f"status must be one of {', '.join(STATUSES)}.", field="status")
+    page = paginate(stmt, [TrackedEmail.id], cursor, limit)
+    page.items = [status_dict(email) for email in page.items]
+    return page
+
+
+def activity(
+    org_id: int, user_id: int, cursor: str | None, limit: int | None, include_machine: bool
+) -> Page:
+    """Opens and clicks of the user's tracked emails, newest first (human only by default)."""
+    stmt = (
+        select(TrackingEvent)
+        .join(TrackedEmail, TrackedEmail.id == TrackingEvent.tracked_email_id)
+        .where(TrackedEmail.org_id == org_id, TrackedEmail.user_id == user_id)
+    )
+    if not include_machine:
+        stmt = stmt.where(TrackingEvent.classification == HUMAN)
+    page = paginate(stmt, [TrackingEvent.id], cursor, limit)
+    ids = {event.tracked_email_id for event in page.items}
+    emails = {
+        e.id: e
+        for e in db.session.scalars(
+            select(TrackedEmail)
+            .where(TrackedEmail.id.in_(ids))
+            .options(selectinload(TrackedEmail.links))
+        )
+    }
+    page.items = [event_dict(event, emails[event.tracked_email_id]) for event in page.items]
+    return page
+
+
+def event_dict(event: TrackingEvent, email: TrackedEmail) -> dict:
+    """One open or click as the feed and the timeline show it."""
+    url = None
+    if event.link_index is not None:
+        url = next((link.url for link in email.links if link.position == event.link_index), None)
+    return {
+        "id": event.id,
+        "kind": event.kind,
+        "at": _iso(event.at),
+        "classification": event.classification,
+        "human": event.classification == HUMAN,
+        "tracked_email_id": email.id,
+        "subject": email.subject,
+        "url": url,
+        "attribution": who_text(email),
+    }
