@@ -86,9 +86,19 @@ def _subscription_type(org, user, label: str) -> Any:
     return SubscriptionType(org_id=org.id, name=f"{label}-news", label="News")
 
 
+def _attachment(org, user, label: str) -> Any:
+    from server.emails.models import LoggedEmailAttachment
+
+    email = _email(org, user, f"{label}-with-file")
+    db.session.add(email)
+    db.session.flush()
+    return LoggedEmailAttachment(org_id=org.id, email_id=email.id, position=0, filename="a.txt")
+
+
 # path parameters whose objects live outside the records tables: made only when a route uses them
 EXTRA_MAKERS = {"import_id": _import_job, "mailbox_id": _mailbox, "dead_letter_id": _dead_letter,
                 "basis_id": _legal_basis, "email_id": _email}  # fmt: skip
+EXTRA_MAKERS["attachment_id"] = _attachment
 EXTRA_MAKERS["subscription_type_id"] = _subscription_type
 
 
