@@ -59,6 +59,9 @@ def _register_commands() -> None:
     from .mail.cli import dkim_group
 
     main.add_command(dkim_group)
+    from .consent.cli import contacts
+
+    main.add_command(contacts)
 
     from .surfaces.manifest_cli import manifest
 
