@@ -111,6 +111,17 @@ def resolve_user() -> User | None:
     return user
 
 
+def bearer_api_token() -> str | None:
+    """The personal API token this request carries (`Authorization: Bearer lia_...`), or None.
+    Only for views declared with `auth_required(api_token_checked_by_view=True)`, which check
+    the token themselves in their own statement (the sidebar look-up)."""
+    header = request.headers.get("Authorization", "")
+    if _USER_KEY in request.environ or header[:7].lower() != "bearer ":
+        return None
+    token = header[7:].strip()
+    return token if token.startswith(TOKEN_PREFIX) else None
+
+
 def current_user() -> User:
     """The authenticated user; 401 when there is none."""
     user = resolve_user()
@@ -119,12 +130,19 @@ def current_user() -> User:
     return user
 
 
-def auth_required(*roles: str) -> Callable:
-    """Decorator: the request must be authenticated, and hold one of `roles` when given."""
+def auth_required(*roles: str, api_token_checked_by_view: bool = False) -> Callable:
+    """Decorator: the request must be authenticated, and hold one of `roles` when given.
+
+    `api_token_checked_by_view`: a request with a personal API token goes to the view unchecked;
+    the view must check it itself (`bearer_api_token()`), refusing it with 401 (no roles then)."""
+    if api_token_checked_by_view and roles:
+        raise ValueError("a view that checks the API token itself takes no roles")
 
     def wrap(view: Callable) -> Callable:
         @functools.wraps(view)
         def inner(*args: Any, **kwargs: Any):
+            if api_token_checked_by_view and bearer_api_token() is not None:
+                return view(*args, **kwargs)
             user = current_user()
             if roles and not user.has_role(*roles):
                 raise Forbidden(f"This needs the role {' or '.join(roles)}.")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ..clock import utcnow
 from ..errors import NotFound, ValidationFailed
@@ -14,10 +15,15 @@ from ..orgs.models import User
 from .models import ApiToken
 
 TOKEN_PREFIX = "lia_"
+TOUCH_EVERY = timedelta(minutes=1)  # a token's last_used_at is written at most this often
 
 
-def _hash(plaintext: str) -> str:
+def token_hash(plaintext: str) -> str:
+    """How a token is stored and looked up: its SHA-256, hex."""
     return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+_hash = token_hash
 
 
 def create_api_token(user: User, name: str) -> tuple[ApiToken, str]:
@@ -39,15 +45,33 @@ def create_api_token(user: User, name: str) -> tuple[ApiToken, str]:
 
 
 def user_for_api_token(plaintext: str) -> User | None:
-    """The active user a live token belongs to, or None."""
+    """The active user a live token belongs to, or None. Notes the token's use (at most once a
+    minute: see `touch_api_token`)."""
     row = db.session.execute(
-        select(ApiToken, User)
+        select(ApiToken.id, ApiToken.last_used_at, User)
         .join(User, User.id == ApiToken.user_id)
         .where(ApiToken.token_hash == _hash(plaintext), ApiToken.revoked_at.is_(None))
     ).first()
     if row is None or not row.User.is_active:
         return None
+    touch_api_token(row.id, row.last_used_at)
     return row.User
+
+
+def touch_api_token(token_id: int, last_used_at: datetime | None) -> None:
+    """Set the token's `last_used_at` when it is unset or older than TOUCH_EVERY: one UPDATE a
+    minute per token, not a write per request. On PostgreSQL it commits at once on a connection
+    of its own (so read-only requests record it too); on SQLite (one writer) it joins the
+    request's transaction."""
+    now = utcnow()
+    if last_used_at is not None and now - last_used_at < TOUCH_EVERY:
+        return
+    touch = update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now)
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(touch)
+    else:
+        db.session.execute(touch)
 
 
 def list_api_tokens(user: User) -> list[ApiToken]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..clock import UTCDateTime, utcnow
@@ -24,6 +25,13 @@ __all__ = [
 ]
 
 ROLES = ("super_admin", "admin", "rep")
+
+
+def new_settings_version() -> int:
+    """A fresh random settings version (random, not a counter: a recreated org never reuses one)."""
+    return secrets.randbits(62)
+
+
 EDITIONS = ("free", "standard", "professional", "enterprise")
 
 
@@ -36,6 +44,11 @@ class Organization(db.Model):
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
     org_address: Mapped[str | None] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Changes (to a new random value) with every write of the org's or its users' settings, in the
+    # same transaction (server/orgs/settings.py): caches of effective settings are keyed by it.
+    settings_version: Mapped[int] = mapped_column(
+        BigInteger, default=new_settings_version, server_default=text("0")
+    )
 
     tenants: Mapped[list[OrgTenant]] = relationship(back_populates="org", cascade="all")
     domains: Mapped[list[OrgDomain]] = relationship(back_populates="org", cascade="all")

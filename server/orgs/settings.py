@@ -13,12 +13,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select
+from sqlalchemy import event, inspect, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
-from .models import EDITIONS, Organization, OrgSetting, SettingsAudit, User, UserSetting
+from .models import (
+    EDITIONS,
+    Organization,
+    OrgSetting,
+    SettingsAudit,
+    User,
+    UserSetting,
+    new_settings_version,
+)
 
 RECORD_TYPES = ("contact", "company", "deal", "ticket", "custom")
 OVER_QUOTA_ACTIONS = ("refuse", "split")
@@ -225,6 +234,30 @@ def daily_quota_per_user(org_id: int) -> int:
     org = _org_values(org_id)
     own = org["daily_quota_per_user"]
     return EDITION_DAILY_QUOTA[org["edition"]] if own is None else own
+
+
+# --- the settings version: caches of effective settings are keyed by it -------------------------
+
+
+@event.listens_for(Session, "after_flush")
+def _bump_settings_version(session: Session, _flush_context: Any) -> None:
+    """Any flushed change to an org's or its users' stored settings (or the edition / org address
+    columns) gives the org a new `settings_version` in the same transaction, so a cache keyed by
+    it (server/orgs/settings_cache.py) can never serve values older than a committed change."""
+    orgs: set[int] = set()
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, OrgSetting | UserSetting):
+            orgs.add(obj.org_id)
+        elif isinstance(obj, Organization) and obj not in session.new:
+            state = inspect(obj)
+            if any(state.attrs[c].history.has_changes() for c in ("edition", "org_address")):
+                orgs.add(obj.id)
+    for org_id in orgs:
+        session.connection().execute(
+            update(Organization.__table__)
+            .where(Organization.__table__.c.id == org_id)
+            .values(settings_version=new_settings_version())
+        )
 
 
 # --- changes, each audited ------------------------------------------------------------------------

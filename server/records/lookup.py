@@ -4,25 +4,32 @@ For each distinct address (case-insensitive, exact): the contact or None, its ow
 company with domains, its first three open deals and first three open tickets (last activity
 first, never-active last, then newest), and once per answer the caller's effective settings.
 
-The number of SQL statements does not depend on the number of addresses: one for the contacts
-(with their owners, companies and every address), one for the deals, tickets and company domains
-(a UNION ALL; ROW_NUMBER() OVER (PARTITION BY contact ...) keeps the top three), plus the
-settings' own fixed count. The second is skipped when no address matches a contact. Rows are
-read as tuples and answered as plain dicts: this endpoint is benchmarked.
+One SQL statement answers it all, whatever the number of addresses: CTEs for the caller, the
+matched addresses and the people, and a UNION ALL of rows tagged by kind (the caller; each
+matched address with its contact, owner, company and every address of the contact; the top three
+open deals and tickets per contact, ranked with ROW_NUMBER(); the companies' domains). Called
+with a personal API token, the statement checks the token itself (live, not revoked, active
+user) and reads the org's `settings_version` in the same snapshot, so a revoked token is refused
+at once and the effective settings come from memory unless they changed (settings_cache.py).
+On PostgreSQL that call runs outside any transaction (autocommit: one round trip, no BEGIN and
+COMMIT; a single statement is consistent on its own) with the SQL compiled once, and rows are
+read as driver tuples and answered as plain dicts: this endpoint is benchmarked.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy import (
     ARRAY,
+    BigInteger,
+    Boolean,
+    Connection,
     Date,
-    DateTime,
     Integer,
     Numeric,
-    Select,
     String,
     and_,
     any_,
@@ -33,18 +40,30 @@ from sqlalchemy import (
     null,
     select,
     union_all,
+    update,
 )
 
-from ..errors import ValidationFailed
+from ..auth.models import ApiToken
+from ..auth.tokens import TOUCH_EVERY, token_hash
+from ..clock import UTCDateTime, utcnow
+from ..errors import Unauthorized, ValidationFailed
 from ..extensions import db
-from ..orgs.models import User
-from ..orgs.settings import effective_settings
+from ..orgs.models import Organization, User
+from ..orgs.settings_cache import effective_settings_at
 from .addresses import normalize_email
 from .models import Association, Company, CompanyDomain, Contact, ContactEmail, Deal, Ticket
 
 MAX_ADDRESSES = 50
 TOP = 3
 _ADDRESS = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
+CALLER, PERSON, DEAL, TICKET, DOMAIN = range(5)
+# The answer's columns; every branch of the UNION gives them all (NULL where it has nothing).
+_COLUMNS: tuple[tuple[str, Any], ...] = (
+    ("kind", Integer), ("key", BigInteger), ("rn", BigInteger), ("i1", BigInteger),
+    ("i2", BigInteger), ("s1", String), ("s2", String), ("s3", String), ("s4", String),
+    ("s5", String), ("s6", String), ("s7", String), ("s8", String), ("b1", Boolean),
+    ("b2", Boolean), ("amount", Numeric(14, 2)), ("day", Date), ("at", UTCDateTime()),
+)  # fmt: skip
 
 
 def _fold(addresses: list[str]) -> tuple[list[dict], dict[str, dict]]:
@@ -68,106 +87,46 @@ def _fold(addresses: list[str]) -> tuple[list[dict], dict[str, dict]]:
     return results, valid
 
 
-def _people_statement(dialect: str) -> Select:
-    """Matched addresses with their contact, owner, company and every address of the contact."""
-    contacts, users, companies = Contact.__table__, User.__table__, Company.__table__
-    matched = ContactEmail.__table__.alias("matched")
-    every = ContactEmail.__table__.alias("every")
-    org = bindparam("org_id")
+def _branch(kind: int, source: Any = None, **given: Any) -> Any:
+    """One SELECT of the UNION: `given` columns by name, typed NULLs for the others."""
+    columns = [literal_column(str(kind)).label("kind")]
+    for name, sql_type in _COLUMNS[1:]:
+        value = given.get(name)
+        columns.append((cast(null(), sql_type) if value is None else value).label(name))
+    query = select(*columns)
+    return query.select_from(source) if source is not None else query
+
+
+def _caller(by_token: bool) -> Any:
+    """The caller: the live token's active user (by_token) or the given user; with the org's
+    settings version, and the token's id and last use."""
+    users, orgs, tokens = User.__table__, Organization.__table__, ApiToken.__table__
+    columns = [users.c.id.label("user_id"), users.c.org_id.label("org_id"),
+               orgs.c.settings_version.label("version")]  # fmt: skip
+    if not by_token:
+        return (
+            select(
+                *columns,
+                cast(null(), Integer).label("token_id"),
+                cast(null(), UTCDateTime()).label("used_at"),
+            )  # fmt: skip
+            .select_from(users)
+            .join(orgs, orgs.c.id == users.c.org_id)
+            .where(users.c.id == bindparam("user_id", type_=Integer))
+            .cte("caller")
+        )
     return (
-        select(
-            matched.c.email_normalized,
-            contacts.c.id,
-            contacts.c.first_name,
-            contacts.c.last_name,
-            contacts.c.lifecycle_stage,
-            contacts.c.is_marketing,
-            users.c.id,
-            users.c.name,
-            users.c.email,
-            companies.c.id,
-            companies.c.name,
-            every.c.email,
-            every.c.is_primary,
-        )  # fmt: skip
-        .select_from(matched)
-        .join(contacts, and_(contacts.c.id == matched.c.contact_id, contacts.c.org_id == org))
-        .join(every, every.c.contact_id == contacts.c.id)
-        .outerjoin(users, and_(users.c.id == contacts.c.owner_id, users.c.org_id == org))
-        .outerjoin(
-            companies,
-            and_(companies.c.id == contacts.c.primary_company_id, companies.c.org_id == org),
-        )
+        select(*columns, tokens.c.id.label("token_id"), tokens.c.last_used_at.label("used_at"))
+        .select_from(tokens)
+        .join(users, and_(users.c.id == tokens.c.user_id, users.c.org_id == tokens.c.org_id))
+        .join(orgs, orgs.c.id == users.c.org_id)
         .where(
-            matched.c.org_id == org,
-            _one_of(matched.c.email_normalized, "addresses", String, dialect),
+            tokens.c.token_hash == bindparam("token_hash", type_=String),
+            tokens.c.revoked_at.is_(None),
+            users.c.is_active.is_(True),
         )
-        .order_by(every.c.is_primary.desc(), every.c.id)
+        .cte("caller")
     )
-
-
-def _top_open(model: type, kind: str, columns: list, dialect: str) -> Select:
-    """The first three open records of `model` per contact, as one branch of the UNION."""
-    table, links = model.__table__, Association.__table__
-    rank = func.row_number().over(
-        partition_by=links.c.a_id,
-        order_by=(
-            table.c.last_activity_at.is_(None),
-            table.c.last_activity_at.desc(),
-            table.c.id.desc(),
-        ),
-    )
-    ranked = (
-        select(
-            links.c.a_id.label("owner_key"),
-            table.c.id.label("id"),
-            *columns,
-            table.c.last_activity_at.label("last_activity_at"),
-            rank.label("rn"),
-        )  # fmt: skip
-        .select_from(links)
-        .join(table, and_(table.c.id == links.c.b_id, table.c.org_id == bindparam("org_id")))
-        .where(
-            links.c.org_id == bindparam("org_id"),
-            links.c.a_type == "contact",
-            links.c.b_type == kind,
-            _one_of(links.c.a_id, "contact_ids", Integer, dialect),
-            table.c.is_closed.is_(False),
-        )
-        .subquery()
-    )
-    return select(literal_column(f"'{kind}'").label("kind"), *ranked.c).where(ranked.c.rn <= TOP)
-
-
-def _related_statement(dialect: str) -> Any:
-    """Deals, tickets and company domains in one statement; columns line up across branches."""
-
-    def nothing(sql_type: Any, name: str) -> Any:
-        return cast(null(), sql_type).label(name)
-
-    deals, tickets, domains = Deal.__table__.c, Ticket.__table__.c, CompanyDomain.__table__.c
-    return union_all(
-        _top_open(Deal, "deal", [
-            deals.name.label("title"), deals.stage.label("status"),
-            deals.currency.label("extra"), deals.amount.label("amount"),
-            deals.close_date.label("close_date"),
-        ], dialect),
-        _top_open(Ticket, "ticket", [
-            tickets.subject.label("title"), tickets.status.label("status"),
-            tickets.priority.label("extra"), nothing(Numeric(14, 2), "amount"),
-            nothing(Date, "close_date"),
-        ], dialect),
-        select(
-            literal_column("'domain'").label("kind"), domains.company_id.label("owner_key"),
-            domains.id.label("id"), domains.domain.label("title"), nothing(String, "status"),
-            nothing(String, "extra"), nothing(Numeric(14, 2), "amount"),
-            nothing(Date, "close_date"), nothing(DateTime(timezone=True), "last_activity_at"),
-            domains.id.label("rn"),
-        ).where(
-            domains.org_id == bindparam("org_id"),
-            _one_of(domains.company_id, "company_ids", Integer, dialect),
-        ),
-    ).order_by(literal_column("rn"))  # fmt: skip
 
 
 def _one_of(column: Any, name: str, item_type: Any, dialect: str) -> Any:
@@ -178,104 +137,265 @@ def _one_of(column: Any, name: str, item_type: Any, dialect: str) -> Any:
     return column.in_(bindparam(name, expanding=True))
 
 
-_STATEMENTS: dict[str, tuple[Any, Any]] = {}
+def _top_open(model: type, kind: int, name: str, caller: Any, matched: Any, **given: Any) -> Any:
+    """The first three open records of `model` per matched contact."""
+    table, links = model.__table__, Association.__table__
+    rank = func.row_number().over(
+        partition_by=links.c.a_id,
+        order_by=(
+            table.c.last_activity_at.is_(None),
+            table.c.last_activity_at.desc(),
+            table.c.id.desc(),
+        ),
+    )
+    ranked = (
+        _branch(
+            kind,
+            links,
+            key=links.c.a_id,
+            rn=rank,
+            i1=table.c.id,
+            at=table.c.last_activity_at,
+            **given,
+        )  # fmt: skip
+        .join(caller, links.c.org_id == caller.c.org_id)
+        .join(table, and_(table.c.id == links.c.b_id, table.c.org_id == caller.c.org_id))
+        .where(
+            links.c.a_type == literal_column("'contact'"),
+            links.c.b_type == literal_column(f"'{name}'"),
+            links.c.a_id.in_(select(matched.c.contact_id)),
+            table.c.is_closed.is_(False),
+        )
+        .subquery()
+    )
+    return select(*ranked.c).where(ranked.c.rn <= TOP)
 
 
-def _statements() -> tuple[Any, Any]:
-    """Built once per dialect: per request only the parameters change, so SQLAlchemy's compiled
-    cache (and PostgreSQL's prepared statements) serve them."""
-    dialect = db.session.get_bind().dialect.name
-    if dialect not in _STATEMENTS:
-        _STATEMENTS[dialect] = (_people_statement(dialect), _related_statement(dialect))
-    return _STATEMENTS[dialect]
+def _statement(dialect: str, by_token: bool) -> Any:
+    """The whole answer in one statement (see the module's docstring)."""
+    contacts, companies = Contact.__table__, Company.__table__
+    owners, emails = User.__table__.alias("owners"), ContactEmail.__table__
+    every = emails.alias("every")
+    deals, tickets, domains = Deal.__table__.c, Ticket.__table__.c, CompanyDomain.__table__
+    caller = _caller(by_token)
+    matched = (
+        select(emails.c.email_normalized.label("address"), emails.c.contact_id, caller.c.org_id)
+        .select_from(emails)
+        .join(caller, emails.c.org_id == caller.c.org_id)
+        .where(_one_of(emails.c.email_normalized, "addresses", String, dialect))
+        .cte("matched")
+    )
+    rank = func.row_number().over(
+        partition_by=matched.c.address, order_by=(every.c.is_primary.desc(), every.c.id)
+    )
+    people = (
+        _branch(
+            PERSON,
+            matched,
+            key=contacts.c.id,
+            rn=rank,
+            i1=owners.c.id,
+            i2=companies.c.id,
+            s1=matched.c.address,
+            s2=contacts.c.first_name,
+            s3=contacts.c.last_name,
+            s4=contacts.c.lifecycle_stage,
+            s5=owners.c.name,
+            s6=owners.c.email,
+            s7=companies.c.name,
+            s8=every.c.email,
+            b1=contacts.c.is_marketing,
+            b2=every.c.is_primary,
+        )  # fmt: skip
+        .join(
+            contacts,
+            and_(contacts.c.id == matched.c.contact_id, contacts.c.org_id == matched.c.org_id),
+        )  # fmt: skip
+        .join(every, every.c.contact_id == contacts.c.id)
+        .outerjoin(
+            owners, and_(owners.c.id == contacts.c.owner_id, owners.c.org_id == contacts.c.org_id)
+        )  # fmt: skip
+        .outerjoin(
+            companies,
+            and_(
+                companies.c.id == contacts.c.primary_company_id,
+                companies.c.org_id == contacts.c.org_id,
+            ),
+        )  # fmt: skip
+        .cte("people")
+    )
+    return union_all(
+        _branch(
+            CALLER,
+            caller,
+            key=caller.c.user_id,
+            rn=caller.c.token_id,
+            i1=caller.c.org_id,
+            i2=caller.c.version,
+            at=caller.c.used_at,
+        ),  # fmt: skip
+        select(*people.c),
+        _top_open(
+            Deal,
+            DEAL,
+            "deal",
+            caller,
+            matched,
+            s1=deals.name,
+            s2=deals.stage,
+            s3=deals.currency,
+            amount=deals.amount,
+            day=deals.close_date,
+        ),  # fmt: skip
+        _top_open(
+            Ticket,
+            TICKET,
+            "ticket",
+            caller,
+            matched,
+            s1=tickets.subject,
+            s2=tickets.status,
+            s3=tickets.priority,
+        ),  # fmt: skip
+        _branch(
+            DOMAIN, domains, key=domains.c.company_id, rn=domains.c.id, s1=domains.c.domain
+        )  # fmt: skip
+        .join(caller, domains.c.org_id == caller.c.org_id)
+        .where(domains.c.company_id.in_(select(people.c.i2))),
+    ).order_by(literal_column("kind"), literal_column("rn"))
 
 
-def _people(org_id: int, addresses: list[str]) -> list[Any]:
-    params = {"org_id": org_id, "addresses": addresses}
-    return db.session.connection().execute(_statements()[0], params).all()
+class _Prepared:
+    """One dialect's statements: Core (for SQLAlchemy) and, on PostgreSQL, the SQL compiled once
+    with its constant parameters (run on the driver: no per-call compile or result wrapping)."""
+
+    def __init__(self, dialect: Any) -> None:
+        self.by_user = _statement(dialect.name, by_token=False)
+        self.by_token = _statement(dialect.name, by_token=True)
+        compiled = self.by_token.compile(dialect=dialect)
+        self.token_sql, self.token_params = str(compiled), dict(compiled.params)
 
 
-def _related(org_id: int, contact_ids: list[int], company_ids: list[int]) -> list[Any]:
-    params = {"org_id": org_id, "contact_ids": contact_ids, "company_ids": company_ids}
-    return db.session.connection().execute(_statements()[1], params).all()
+_PREPARED: dict[str, _Prepared] = {}
+_TOUCH = (
+    update(ApiToken.__table__)
+    .where(ApiToken.__table__.c.id == bindparam("token_id"))
+    .values(last_used_at=bindparam("now"))
+)
+
+
+def _prepared(conn: Connection) -> _Prepared:
+    name = conn.dialect.name
+    if name not in _PREPARED:
+        _PREPARED[name] = _Prepared(conn.dialect)
+    return _PREPARED[name]
+
+
+def lookup_emails(user: User, addresses: list[str]) -> dict:
+    """Contacts and their context for up to 50 addresses of `user`'s org, plus their effective
+    settings; in the session's transaction (and committed, like every read-only call here)."""
+    results, valid = _check(addresses)
+    conn = db.session.connection()
+    params = {"user_id": user.id, "addresses": list(valid)}
+    rows = conn.execute(_prepared(conn).by_user, params).all()
+    answer = _answer(conn, rows, results, valid)
+    # COMMIT, not the teardown's ROLLBACK: psycopg drops its prepared statements on ROLLBACK.
+    db.session.commit()
+    return answer
+
+
+def lookup_for_api_token(plaintext: str, addresses: list[str]) -> dict:
+    """The same for the bearer of a personal API token, checked in the same statement: 401 when
+    it is unknown or revoked or its user is deactivated."""
+    results, valid = _check(addresses)
+    params = {"token_hash": token_hash(plaintext), "addresses": list(valid)}
+    if db.engine.dialect.name != "postgresql":
+        conn = db.session.connection()
+        rows = conn.execute(_prepared(conn).by_token, params).all()
+        answer = _answer(conn, rows, results, valid)
+        db.session.commit()
+        return answer
+    with db.engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        prepared = _prepared(conn)
+        rows = conn.exec_driver_sql(prepared.token_sql, {**prepared.token_params, **params}).all()
+        return _answer(conn, rows, results, valid)
+
+
+def _check(addresses: list[str]) -> tuple[list[dict], dict[str, dict]]:
+    if len(addresses) > MAX_ADDRESSES:
+        raise ValidationFailed(f"At most {MAX_ADDRESSES} addresses per call.", field="emails")
+    return _fold(addresses)
 
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def lookup_emails(user: User, addresses: list[str]) -> dict:
-    """Contacts and their context for up to 50 addresses of the caller's org, plus settings."""
-    if len(addresses) > MAX_ADDRESSES:
-        raise ValidationFailed(f"At most {MAX_ADDRESSES} addresses per call.", field="emails")
-    org_id = user.org_id
-    results, valid = _fold(addresses)
+def _at(value: Any) -> str | None:
+    """A timestamp as ISO 8601 in UTC (driver rows come in the session's time zone)."""
+    return value.astimezone(UTC).isoformat() if value is not None else None
+
+
+def _answer(conn: Connection, rows: list, results: list[dict], valid: dict[str, dict]) -> dict:
+    """Assemble the rows (ordered by kind, then rank) into the answer."""
+    if not rows or rows[0][0] != CALLER:
+        raise Unauthorized("The API token is unknown or revoked.")
+    _, user_id, token_id, org_id, version, *_, used_at = rows[0]
     contacts: dict[int, dict] = {}
     companies: dict[int, dict] = {}
-    by_contact: dict[int, list[dict]] = {}
     first_address: dict[int, str] = {}
-    for row in _people(org_id, list(valid)) if valid else ():
-        (address, contact_id, first, last, stage, marketing, owner_id, owner_name, owner_email,
-         company_id, company_name, email, is_primary) = row  # fmt: skip
-        contact = contacts.get(contact_id)
-        if contact is None:
-            name = f"{first} {last}".strip()
-            contact = contacts[contact_id] = {
-                "id": contact_id, "name": name, "first_name": first, "last_name": last,
-                "primary_email": None, "emails": [], "lifecycle_stage": stage,
-                "is_marketing": marketing,
-            }  # fmt: skip
-            first_address[contact_id] = address
-            by_contact[contact_id] = []
-            if company_id is not None and company_id not in companies:
-                companies[company_id] = {"id": company_id, "name": company_name, "domains": []}
-        result = valid[address]
-        if result["contact"] is None:
-            result["contact"] = contact
-            if owner_id is not None:
-                result["owner"] = {"id": owner_id, "name": owner_name, "email": owner_email}
-            if company_id is not None:
-                result["company"] = companies[company_id]
-            by_contact[contact_id].append(result)
-        if first_address[contact_id] == address:
-            contact["emails"].append({"email": email, "is_primary": bool(is_primary)})
-            if is_primary and contact["primary_email"] is None:
-                contact["primary_email"] = email
+    deals: dict[int, list] = {}
+    tickets: dict[int, list] = {}
+    for kind, key, _, i1, i2, s1, s2, s3, s4, s5, s6, s7, s8, b1, b2, amount, day, at in rows[1:]:
+        if kind == PERSON:
+            contact = contacts.get(key)
+            if contact is None:
+                contact = contacts[key] = {
+                    "id": key, "name": f"{s2} {s3}".strip(), "first_name": s2, "last_name": s3,
+                    "primary_email": None, "emails": [], "lifecycle_stage": s4,
+                    "is_marketing": b1,
+                }  # fmt: skip
+                first_address[key] = s1
+                deals[key], tickets[key] = [], []
+                if i2 is not None and i2 not in companies:
+                    companies[i2] = {"id": i2, "name": s7, "domains": []}
+            result = valid[s1]
+            if result["contact"] is None:
+                result["contact"] = contact
+                if i1 is not None:
+                    result["owner"] = {"id": i1, "name": s5, "email": s6}
+                if i2 is not None:
+                    result["company"] = companies[i2]
+                result["deals"], result["tickets"] = deals[key], tickets[key]
+            if first_address[key] == s1:
+                contact["emails"].append({"email": s8, "is_primary": bool(b2)})
+                if b2 and contact["primary_email"] is None:
+                    contact["primary_email"] = s8
+        elif kind == DEAL:
+            deals[key].append({
+                "id": i1, "name": s1, "stage": s2, "currency": s3,
+                "amount": None if amount is None else f"{amount:.2f}",
+                "close_date": _iso(day), "last_activity_at": _at(at),
+            })  # fmt: skip
+        elif kind == TICKET:
+            tickets[key].append({"id": i1, "subject": s1, "status": s2, "priority": s3,
+                                 "last_activity_at": _at(at)})  # fmt: skip
+        else:
+            companies[key]["domains"].append(s1)
     for contact in contacts.values():
         if contact["primary_email"] is None and contact["emails"]:
             contact["primary_email"] = contact["emails"][0]["email"]
         if not contact["name"]:
             contact["name"] = contact["primary_email"] or f"Contact {contact['id']}"
-    if contacts:
-        _attach_related(org_id, contacts, companies, by_contact)
-    answer = {"results": results, "settings": effective_settings(user)}
-    # End the read-only transaction with COMMIT, not the teardown's ROLLBACK: psycopg drops its
-    # prepared statements on every ROLLBACK, and PostgreSQL would plan the statements above
-    # again on each call (measured: about half of PostgreSQL's time per look-up).
-    db.session.commit()
-    return answer
+    if token_id is not None:
+        _touch(conn, token_id, used_at)
+    settings = effective_settings_at(conn, org_id, user_id, version)
+    return {"results": results, "settings": settings}
 
 
-def _attach_related(
-    org_id: int, contacts: dict, companies: dict, by_contact: dict[int, list[dict]]
-) -> None:
-    deals: dict[int, list[dict]] = {cid: [] for cid in contacts}
-    tickets: dict[int, list[dict]] = {cid: [] for cid in contacts}
-    for kind, key, rid, title, status, extra, amount, close_date, active, _ in _related(
-        org_id, list(contacts), list(companies)
-    ):
-        if kind == "deal":
-            deals[key].append({
-                "id": rid, "name": title, "stage": status, "currency": extra,
-                "amount": None if amount is None else f"{amount:.2f}",
-                "close_date": _iso(close_date), "last_activity_at": _iso(active),
-            })  # fmt: skip
-        elif kind == "ticket":
-            tickets[key].append({"id": rid, "subject": title, "status": status,
-                                 "priority": extra, "last_activity_at": _iso(active)})  # fmt: skip
-        else:
-            companies[key]["domains"].append(title)
-    for contact_id, results in by_contact.items():
-        for result in results:
-            result["deals"] = deals[contact_id]
-            result["tickets"] = tickets[contact_id]
+def _touch(conn: Connection, token_id: int, used_at: Any) -> None:
+    """Record the token's use, at most once a minute (not a write per request)."""
+    now = utcnow()
+    if used_at is None or now - used_at >= TOUCH_EVERY:
+        conn.execute(_TOUCH, {"token_id": token_id, "now": now})
