@@ -106,12 +106,18 @@ def test_one_click_post_exactly_as_gmail_sends_it(app, client, relay):
     queue(org, user, "ann@example.org")
     send_due()
     path, _ = link_of(sent_message(relay))
+    waiting = queue(org, user, "ann@example.org")  # queued before the unsubscribe
     res = client.post(
         path,
         data="List-Unsubscribe=One-Click",
         content_type="application/x-www-form-urlencoded",
     )
     assert res.status_code == 200
+    assert "Set-Cookie" not in res.headers
+    send_due()
+    db.session.expire_all()
+    assert db.session.get(OutboxMessage, waiting.id).state == "skipped"
+    assert len(relay.messages) == 1
     assert db.session.get(GlobalOptOut, contact.id) is not None
     entry = db.session.scalars(select(ConsentAudit).order_by(ConsentAudit.id.desc())).first()
     assert (entry.action, entry.surface, entry.actor_id) == ("opted_out", "unsubscribe_link", None)
