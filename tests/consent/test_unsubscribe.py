@@ -243,3 +243,15 @@ def test_merge_templates_get_the_link_and_plain_bodies_their_placeholder(app, re
         path, _ = link_of(message)
         html = message.get_body(("html",)).get_content()
         assert 'href="http' in html and path in html and "{{" not in html
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["x" * 500, "1-c1-all-" + "0" * 20, "1-c99999999999999999999-all-" + "a" * 20, "%00", "é",
+     "1-m1-t1-" + "f" * 20, "-".join(["9" * 18] * 3)],
+)  # fmt: skip
+def test_garbage_tokens_are_404_pages_never_errors(app, client, token):
+    for method in ("GET", "POST"):
+        for suffix in ("", "/preferences"):
+            res = client.open(f"/u/{token}{suffix}", method=method, data={"opt_out": "1"})
+            assert res.status_code == 404, (method, suffix, res.status_code)
