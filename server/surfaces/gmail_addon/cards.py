@@ -125,6 +125,18 @@ def result_card(title: str, lines: list[str]) -> dict:
     return card(title, [section([paragraph(line) for line in lines])])
 
 
+def status_line(status: dict) -> str:
+    """A tracked email's status as the tracking service reports it (TRK-5), in one line."""
+    parts = [str(status.get("state") or "sent").capitalize()]
+    opens = (status.get("opens") or {}).get("human") or 0
+    clicks = (status.get("clicks") or {}).get("human") or 0
+    if opens:
+        parts.append(f"{opens} open(s)")
+    if clicks:
+        parts.append(f"{clicks} click(s)")
+    return " · ".join(parts)
+
+
 def unavailable(what: str) -> dict:
     """An honest line for a part this server does not offer yet."""
     return decorated(f"{what} is not available on this server yet.", top=what)

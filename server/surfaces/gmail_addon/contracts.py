@@ -28,12 +28,18 @@ def tracking_options(user: User, recipients: list[str], body_type: str = "html")
 
 def tracking_status(org_id: int, message_id: str | None) -> dict | None:
     """The tracking status of a message we sent, or None (not tracked, or no tracking here)."""
-    fn = _function("server.tracking.service", "tracking_status")
+    fn = _status_function()
     return fn(org_id, message_id=message_id) if fn and message_id else None
 
 
+def _status_function() -> Any:
+    return _function("server.tracking.service", "tracking_status") or _function(
+        "server.tracking.status", "tracking_status"
+    )
+
+
 def tracking_available() -> bool:
-    return _function("server.tracking.service", "tracking_status") is not None
+    return _status_function() is not None
 
 
 def recent_tracked_emails(user: User, limit: int) -> list[dict] | None:

@@ -6,7 +6,17 @@ from __future__ import annotations
 from ...orgs.models import User
 from ...records.service import list_records
 from . import contracts
-from .cards import ADDON_NAME, button, buttons, card, decorated, section, text_input, unavailable
+from .cards import (
+    ADDON_NAME,
+    button,
+    buttons,
+    card,
+    decorated,
+    section,
+    status_line,
+    text_input,
+    unavailable,
+)
 from .state import sign_state
 
 RECENT = 5
@@ -21,10 +31,7 @@ def _tracked_widgets(user: User) -> list[dict]:
         return [decorated("No tracked emails yet.")]
     widgets = []
     for item in emails:
-        status = str(item.get("status") or "sent").capitalize()
-        opens = item.get("open_count") or item.get("opens") or 0
-        bottom = f"{status} · {opens} open(s)" if opens else status
-        widgets.append(decorated(item.get("subject") or "(no subject)", bottom=bottom))
+        widgets.append(decorated(item.get("subject") or "(no subject)", bottom=status_line(item)))
     return widgets
 
 

@@ -25,6 +25,7 @@ from .cards import (
     paragraph,
     section,
     selection,
+    status_line,
     text_input,
     unavailable,
 )
@@ -87,9 +88,8 @@ def _tracking_widgets(org_id: int, message_id: str | None, direction: str) -> li
     status = contracts.tracking_status(org_id, message_id)
     if not status:
         return [decorated("This email was not tracked.", top="Tracking")]
-    opens = status.get("open_count") or 0
-    text = str(status.get("status") or "sent").capitalize()
-    return [decorated(text, top="Tracking", bottom=f"{opens} open(s)" if opens else None)]
+    who = status.get("attribution") if status.get("tracked", True) else None
+    return [decorated(status_line(status), top="Tracking", bottom=who)]
 
 
 def _log_widgets(user: User, preview: dict, state: str) -> list[dict]:

@@ -1,0 +1,76 @@
+"""What the cards show from the tracking service (TRK-5: status of my tracked emails on the
+homepage and of a sent message on its card) and the privacy level picked when logging (LOG-1)."""
+
+from __future__ import annotations
+
+import pytest
+from factories import make_contact
+from sqlalchemy import select
+
+from server.emails.models import LoggedEmail
+from server.extensions import db
+
+from .conftest import USER_EMAIL, button_state, make_mime, pushed, rendered, texts, widgets
+
+tracking = pytest.importorskip("server.tracking.service", reason="tracking (TRK) not installed")
+
+
+def _tracked(org, rep, subject: str, message_id: str):
+    email, _ = tracking.create_tracked_email(
+        org.id, rep.id, ["ada@client.example"], subject, "<p>Hi</p>", None, message_id=message_id
+    )
+    db.session.commit()
+    return email
+
+
+def test_homepage_lists_my_tracked_emails_with_their_status(addon, org, rep):
+    make_contact(org, "ada@client.example")
+    _tracked(org, rep, "Our offer", "offer-1@x")
+
+    card = pushed(addon.post("/gmail/homepage"))
+
+    [tracked] = [s for s in card["sections"] if s.get("header") == "My tracked emails"]
+    assert [w["decoratedText"]["text"] for w in tracked["widgets"]] == ["Our offer"]
+    assert tracked["widgets"][0]["decoratedText"]["bottomLabel"] == "Sent"
+
+
+def test_sent_message_card_shows_its_tracking_status(addon, org, rep, gmail_api):
+    make_contact(org, "ada@client.example")
+    _tracked(org, rep, "Our offer", "offer-1@x")
+    mime = make_mime(USER_EMAIL, ["ada@client.example"], "Our offer", message_id="<offer-1@x>")
+    message_id = gmail_api.add_message(mime)
+
+    card = pushed(addon.post("/gmail/message", event=addon.message_event(message_id)))
+
+    [line] = [w["decoratedText"] for w in widgets(card)
+              if w.get("decoratedText", {}).get("topLabel") == "Tracking"]  # fmt: skip
+    assert line["text"] == "Sent"
+    assert "ada@client.example" in line["bottomLabel"]  # who an open can be attributed to
+
+
+def test_untracked_sent_message_says_so(addon, org, rep, gmail_api):
+    mime = make_mime(USER_EMAIL, ["ada@client.example"], "Plain", message_id="<plain-1@x>")
+    message_id = gmail_api.add_message(mime)
+
+    card = pushed(addon.post("/gmail/message", event=addon.message_event(message_id)))
+
+    assert "This email was not tracked." in texts(card)
+
+
+def test_log_with_the_chosen_privacy_level(addon, org, rep, gmail_api):
+    make_contact(org, "ada@client.example")
+    mime = make_mime("ada@client.example", [USER_EMAIL], "Private matter")
+    message_id = gmail_api.add_message(mime)
+    card = pushed(addon.post("/gmail/message", event=addon.message_event(message_id)))
+    [privacy] = [w["selectionInput"] for w in widgets(card)
+                 if w.get("selectionInput", {}).get("name") == "privacy"]  # fmt: skip
+    assert privacy["type"] == "DROPDOWN"
+    assert [i["value"] for i in privacy["items"]] == ["full", "subject", "metadata"]
+    _, state = button_state(card, "Log this email")
+
+    event = addon.message_event(message_id, path="/gmail/actions/log", state=state,
+                                form={"privacy": "subject"})  # fmt: skip
+    result = rendered(addon.post("/gmail/actions/log", event=event))
+
+    assert result["header"]["title"] == "Logged"
+    assert db.session.scalar(select(LoggedEmail.privacy)) == "subject"
