@@ -1,7 +1,7 @@
 """The opened-message card against the fake Gmail API: parties with their records or "not in
-CRM", open deals and tickets, Log with the default ticks (LOG-4); Gmail is read headers first
-(format=metadata) and in full (format=raw) only to log, and one Message-ID is one logged email
-whichever path logs it (LOG-3)."""
+CRM", open deals and tickets, Log with the default ticks (LOG-4) and a privacy level (LOG-1).
+Gmail is read headers first (format=metadata) and in full (format=raw) only to log, and one
+Message-ID is one logged email whichever path logs it (LOG-3)."""
 
 from __future__ import annotations
 
@@ -188,3 +188,22 @@ def test_state_for_one_button_is_refused_by_another(addon, org, rep, gmail_api):
     result = rendered(addon.post("/gmail/actions/log", event=event))
 
     assert "does not fit this button" in " ".join(texts(result))
+
+
+def test_log_with_the_chosen_privacy_level(addon, org, rep, gmail_api):
+    make_contact(org, "ada@client.example")
+    mime = make_mime("ada@client.example", [USER_EMAIL], "Private matter")
+    message_id = gmail_api.add_message(mime)
+    card = pushed(addon.post("/gmail/message", event=addon.message_event(message_id)))
+    [privacy] = [w["selectionInput"] for w in widgets(card)
+                 if w.get("selectionInput", {}).get("name") == "privacy"]  # fmt: skip
+    assert privacy["type"] == "DROPDOWN"
+    assert [i["value"] for i in privacy["items"]] == ["full", "subject", "metadata"]
+    _, state = button_state(card, "Log this email")
+
+    event = addon.message_event(message_id, path="/gmail/actions/log", state=state,
+                                form={"privacy": "subject"})  # fmt: skip
+    result = rendered(addon.post("/gmail/actions/log", event=event))
+
+    assert result["header"]["title"] == "Logged"
+    assert db.session.scalar(select(LoggedEmail.privacy)) == "subject"

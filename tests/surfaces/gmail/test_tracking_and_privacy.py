@@ -1,16 +1,14 @@
-"""What the cards show from the tracking service (TRK-5: status of my tracked emails on the
-homepage and of a sent message on its card) and the privacy level picked when logging (LOG-1)."""
+"""What the cards show from the tracking service (TRK-5): the status of my tracked emails on the
+homepage and of a sent message on its card."""
 
 from __future__ import annotations
 
 import pytest
 from factories import make_contact
-from sqlalchemy import select
 
-from server.emails.models import LoggedEmail
 from server.extensions import db
 
-from .conftest import USER_EMAIL, button_state, make_mime, pushed, rendered, texts, widgets
+from .conftest import USER_EMAIL, make_mime, pushed, texts, widgets
 
 tracking = pytest.importorskip("server.tracking.service", reason="tracking (TRK) not installed")
 
@@ -55,22 +53,3 @@ def test_untracked_sent_message_says_so(addon, org, rep, gmail_api):
     card = pushed(addon.post("/gmail/message", event=addon.message_event(message_id)))
 
     assert "This email was not tracked." in texts(card)
-
-
-def test_log_with_the_chosen_privacy_level(addon, org, rep, gmail_api):
-    make_contact(org, "ada@client.example")
-    mime = make_mime("ada@client.example", [USER_EMAIL], "Private matter")
-    message_id = gmail_api.add_message(mime)
-    card = pushed(addon.post("/gmail/message", event=addon.message_event(message_id)))
-    [privacy] = [w["selectionInput"] for w in widgets(card)
-                 if w.get("selectionInput", {}).get("name") == "privacy"]  # fmt: skip
-    assert privacy["type"] == "DROPDOWN"
-    assert [i["value"] for i in privacy["items"]] == ["full", "subject", "metadata"]
-    _, state = button_state(card, "Log this email")
-
-    event = addon.message_event(message_id, path="/gmail/actions/log", state=state,
-                                form={"privacy": "subject"})  # fmt: skip
-    result = rendered(addon.post("/gmail/actions/log", event=event))
-
-    assert result["header"]["title"] == "Logged"
-    assert db.session.scalar(select(LoggedEmail.privacy)) == "subject"
