@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import os
 import re
+import time
 from typing import Any
 
 from flask import current_app, has_app_context
@@ -203,6 +204,35 @@ def delete_attachments_of(email_ids: set[int]) -> dict:
         db.session.delete(row)
     db.session.flush()
     return {"attachments": len(rows), "blobs": forget_blobs(keys)}
+
+
+def sweep_orphan_blobs(older_than_seconds: int = 3600) -> int:
+    """Delete filesystem blobs (and abandoned temporary files) older than the given age that no
+    row refers to: left by a logging transaction that failed after storing its files, or by an
+    organization deleted whole. Returns how many files were removed."""
+    store = blob_store()
+    root = getattr(store, "root", None)
+    if root is None or not root.exists():
+        return 0
+    cutoff = time.time() - older_than_seconds
+    old = [p for p in root.rglob("*") if p.is_file() and p.stat().st_mtime < cutoff]
+    temps = [p for p in old if p.name.startswith(".incoming-")]
+    blobs = {p.name: p for p in old if not p.name.startswith(".")}
+    used: set[str] = set()
+    names = sorted(blobs)
+    for start in range(0, len(names), 500):
+        batch = names[start : start + 500]
+        used |= set(db.session.scalars(
+            select(LoggedEmailAttachment.blob_key).where(LoggedEmailAttachment.blob_key.in_(batch))
+        ))  # fmt: skip
+    removed = 0
+    for path in temps + [blobs[k] for k in names if k not in used]:
+        try:
+            path.unlink()
+            removed += 1
+        except FileNotFoundError:
+            pass
+    return removed
 
 
 # --- the data subject part (GDPR-8) --------------------------------------------------------------

@@ -16,6 +16,7 @@ a rep's mail from colleagues and admins alike; admins still see the metadata and
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote
 
 from ..errors import ValidationFailed
 from ..orgs.models import User
@@ -108,7 +109,11 @@ def email_view(
         "visible": level,
         "restricted": not full,
         "subject": email.subject if level in ("full", "subject") else None,
-        "body_html": show_html(email.body_html, images, cids.get) if full else None,
+        "body_html": show_html(
+            email.body_html, images, lambda c: cids.get(c) or cids.get(unquote(c))
+        )
+        if full
+        else None,
         "body_text": email.body_text if full else None,
         "remote_images": (email.remote_images or 0) if full else 0,
         "images_shown": bool(images and full),

@@ -93,3 +93,27 @@ def test_erasing_a_contact_removes_its_emails_attachments_and_unused_blobs(app):
     assert removed == {"attachments": 3, "blobs": 3}
     assert not any(blob_store().exists(k) for k in keys | {tnef_key})
     assert db.session.scalar(select(func.count()).select_from(LoggedEmailAttachment)) == 0
+
+
+def test_sweep_removes_old_unreferenced_blobs_only(app):
+    """LOG-7: a blob left by a failed logging transaction is swept; used and recent ones stay."""
+    import os
+    import time
+
+    from server.emails.attachments import sweep_orphan_blobs
+
+    org = make_org(domain="acme.test")
+    alice = make_user(org, email="alice@acme.test")
+    log_email(alice, raw=sample("winmail_dat.eml"))
+    used = db.session.scalars(select(LoggedEmailAttachment.blob_key)).one()
+    store = blob_store()
+    orphan, recent = store.put(b"left behind"), store.put(b"just written")
+    temp = store.root / ".incoming-abandoned"
+    temp.write_bytes(b"partial")
+    old = time.time() - 7200
+    for key in (used, orphan):
+        os.utime(store.root / key[:2] / key[2:4] / key, (old, old))
+    os.utime(temp, (old, old))
+    assert sweep_orphan_blobs(older_than_seconds=3600) == 2
+    assert store.exists(used) and store.exists(recent) and not store.exists(orphan)
+    assert not temp.exists()
