@@ -17,9 +17,9 @@ templates (content with "merge") get the fields `unsubscribe_url` and `preferenc
 (`{{ unsubscribe_url }}` in the template); plain HTML/text bodies get a literal
 `{{ unsubscribe_url }}` / `{{ preferences_url }}` placeholder replaced.
 
-Takes effect at once: `unsubscribed_send_check` (an outbox send check) skips a commercial row
-whose contact has opted out or unsubscribed from the row's subscription type, whenever the row
-was queued. A recipient who is no contact is added to the org's suppression list instead.
+The send-time side (headers, body links, the send check that makes an unsubscribe take effect at
+once) is server/consent/unsubscribe_send.py. A recipient who is no contact is added to the
+org's suppression list when they unsubscribe.
 """
 
 from __future__ import annotations
@@ -28,28 +28,20 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass
-from html import escape
 
 from flask import current_app
 from sqlalchemy import select
 
 from ..extensions import db
 from ..mail import suppression
-from ..mail.delivery import register_content_preparer
 from ..mail.inbound import INBOUND_HANDLERS, InboundDelivery, RouteFailure
 from ..mail.inbound_addresses import UNSUBSCRIBE_PREFIX, inbound_domain
 from ..mail.models import OutboxMessage
-from ..mail.outbox import SEND_CHECKS
 from ..records.models import Contact, ContactEmail
-from .models import ContactSubscription, GlobalOptOut, SubscriptionType
+from .models import SubscriptionType
 from .service import _audit, write_opt_out, write_subscription
 
-COMMERCIAL_ROW_PURPOSES = ("bulk", "follow_up", "commercial")
 _TOKEN = re.compile(r"(\d{1,18})-([cm])(\d{1,18})-(all|t\d{1,18})-([0-9a-f]{20})")
-_PLACEHOLDERS = {
-    "unsubscribe_url": re.compile(r"\{\{\s*unsubscribe_url\s*\}\}"),
-    "preferences_url": re.compile(r"\{\{\s*preferences_url\s*\}\}"),
-}
 
 
 @dataclass(frozen=True)
@@ -139,77 +131,6 @@ def apply_unsubscribe(target: Target, surface: str, via: str) -> str:
     return f"opted contact {target.contact_id} out of all email"
 
 
-# --- send time ------------------------------------------------------------------------------------
-
-
-def is_commercial(row: OutboxMessage) -> bool:
-    """Whether an outbox row is commercial email (see the module docstring)."""
-    consent = (row.content or {}).get("consent")
-    if isinstance(consent, dict):
-        origin = consent.get("origin") or {}
-        from_ticket = isinstance(origin, dict) and origin.get("type") == "ticket"
-        return consent.get("purpose") == "commercial" and not from_ticket
-    return row.purpose in COMMERCIAL_ROW_PURPOSES
-
-
-def _row_type(row: OutboxMessage) -> SubscriptionType | None:
-    consent = (row.content or {}).get("consent")
-    name = consent.get("subscription_type") if isinstance(consent, dict) else None
-    if not name:
-        return None
-    return db.session.scalar(
-        select(SubscriptionType).where(
-            SubscriptionType.org_id == row.org_id, SubscriptionType.name == name
-        )
-    )
-
-
-def add_unsubscribe(row: OutboxMessage, content: dict) -> dict:
-    """Content preparer: List-Unsubscribe (+ -Post) headers and body links on commercial rows."""
-    if not is_commercial(row):
-        return content
-    contact_id = contact_id_for(row.org_id, row.recipient)
-    sub_type = _row_type(row)
-    token = make_token(row.org_id, contact_id, row.id, sub_type.id if sub_type else None)
-    urls = {"unsubscribe_url": link_for(token), "preferences_url": link_for(token) + "/preferences"}
-    headers = dict(content.get("headers") or {})
-    headers["List-Unsubscribe"] = f"<{urls['unsubscribe_url']}>, <mailto:{mailto_for(token)}>"
-    headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    content["headers"] = headers
-    if "merge" in content:
-        content["merge"] = {**(content.get("merge") or {}), **urls}
-        return content
-    for key, quote in (("html", escape), ("text", str)):
-        body = content.get(key)
-        if body:
-            for name, pattern in _PLACEHOLDERS.items():
-                body = pattern.sub(lambda _m, n=name, q=quote: q(urls[n]), body)
-            content[key] = body
-    return content
-
-
-def unsubscribed_send_check(row: OutboxMessage) -> str | None:
-    """Send check: skip a commercial row to a contact who opted out or left the row's type."""
-    if not is_commercial(row):
-        return None
-    contact_id = contact_id_for(row.org_id, row.recipient)
-    if contact_id is None:
-        return None
-    if db.session.get(GlobalOptOut, contact_id) is not None:
-        return "consent: the recipient opted out of all email (unsubscribed)"
-    sub_type = _row_type(row)
-    if sub_type is not None:
-        status = db.session.scalar(
-            select(ContactSubscription.status).where(
-                ContactSubscription.contact_id == contact_id,
-                ContactSubscription.type_id == sub_type.id,
-            )
-        )
-        if status == "unsubscribed":
-            return f"consent: the recipient unsubscribed from {sub_type.name}"
-    return None
-
-
 def handle_unsubscribe_mail(delivery: InboundDelivery) -> str:
     """Inbound "unsubscribe" handler: a mail to unsubscribe+<token>@ unsubscribes its target."""
     target = resolve(delivery.token)
@@ -218,7 +139,4 @@ def handle_unsubscribe_mail(delivery: InboundDelivery) -> str:
     return apply_unsubscribe(target, "unsubscribe_mailto", "mailto")
 
 
-register_content_preparer(add_unsubscribe)
-if unsubscribed_send_check not in SEND_CHECKS:
-    SEND_CHECKS.append(unsubscribed_send_check)
 INBOUND_HANDLERS["unsubscribe"] = handle_unsubscribe_mail

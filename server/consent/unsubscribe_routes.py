@@ -14,6 +14,7 @@ from flask import render_template, request
 
 from ..extensions import db
 from ..orgs.models import Organization
+from . import unsubscribe_send  # noqa: F401  (registers the send check and the headers)
 from .preferences import SURFACE, preferences, save_preferences
 from .unsubscribe import Target, apply_unsubscribe, resolve, subscription_type
 
