@@ -20,7 +20,6 @@ from urllib.parse import unquote
 
 from ..errors import ValidationFailed
 from ..orgs.models import User
-from ..orgs.settings import org_setting
 from .models import PRIVACY_LEVELS, LoggedEmail
 from .sanitize import show_html
 
@@ -37,9 +36,10 @@ def check_level(value: Any, field: str = "privacy") -> str:
     return value
 
 
-def choose_level(org_id: int, requested: str | None) -> str:
-    """The level an email is logged at: the requested one (default full), at least the org's."""
-    minimum = org_setting(org_id, "email_privacy_minimum") or "full"
+def choose_level(settings: dict, requested: str | None) -> str:
+    """The level an email is logged at: the requested one (default full), at least the org's
+    minimum (from the user's effective settings)."""
+    minimum = (settings.get("email_privacy_minimum") or {}).get("value") or "full"
     return stricter(check_level(requested) if requested is not None else "full", minimum)
 
 

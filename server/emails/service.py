@@ -227,7 +227,7 @@ def log_email(
     pairs_given = None if associations is None else explicit_associations(user.org_id, associations)
     asked = {"associations": pairs_given, "create_contacts": create_contacts, "privacy": privacy}
     choices = _apply_intent(chosen, asked)
-    level = choose_level(user.org_id, choices["privacy"])
+    level = choose_level(settings, choices["privacy"])
     found = build_candidates(user, kept, settings)
     pairs = found.checked() if choices["associations"] is None else list(choices["associations"])
     create_contacts = choices["create_contacts"]
