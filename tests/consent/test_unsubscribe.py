@@ -255,3 +255,21 @@ def test_garbage_tokens_are_404_pages_never_errors(app, client, token):
         for suffix in ("", "/preferences"):
             res = client.open(f"/u/{token}{suffix}", method=method, data={"opt_out": "1"})
             assert res.status_code == 404, (method, suffix, res.status_code)
+
+
+def test_per_row_check_and_preparer_outside_a_batch(app):
+    from server.consent.unsubscribe_send import add_unsubscribe, unsubscribed_send_check
+
+    org = make_org()
+    user = make_user(org, email="rep7@org.example")
+    contact = make_contact(org, "hal@example.org")
+    row = queue(org, user, "hal@example.org")
+    prepared = add_unsubscribe(row, dict(row.content))
+    assert prepared["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert f"-c{contact.id}-all-" in prepared["headers"]["List-Unsubscribe"]
+    assert "headers" not in row.content  # the stored content is left alone
+    assert unsubscribed_send_check(row) is None
+    service.set_opt_out(org.id, None, contact.id, True, "unsubscribe_link")
+    assert "opted out" in unsubscribed_send_check(row)
+    transactional = queue(org, user, "hal@example.org", "transactional")
+    assert add_unsubscribe(transactional, dict(transactional.content)) == transactional.content
