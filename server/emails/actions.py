@@ -9,6 +9,7 @@ A soft-deleted email is hidden from the timeline, threads and these actions (404
 from __future__ import annotations
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
 
 from ..clock import utcnow
 from ..errors import Conflict, Forbidden, NotFound
@@ -158,5 +159,6 @@ def thread_of(user: User, email_id: int) -> list[dict]:
         )
         .order_by(email_at(), LoggedEmail.id)
         .limit(MAX_THREAD)
+        .options(selectinload(LoggedEmail.associations))
     ).all()
     return [jsonable(email_view_for(row, user)) for row in rows]

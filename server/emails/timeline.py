@@ -27,6 +27,7 @@ from ..records.associations import require_record
 from ..records.models import Association, Contact
 from ..records.pagination import check_limit, decode_cursor, encode_cursor
 from .models import LoggedEmail, LoggedEmailAssociation
+from .privacy import email_view
 from .timeline_sources import (
     TIMELINE_SOURCES,
     Cursor,
@@ -56,27 +57,8 @@ def visible_emails(org_id: int):
 
 
 def email_view_for(email: LoggedEmail, viewer: User | None) -> dict:
-    """What `viewer` may see of the email: the service's privacy view, else a minimal one."""
-    try:
-        from .service import email_view
-    except ImportError:
-        return _minimal_view(email)
+    """What `viewer` may see of the email (the privacy view every answer uses)."""
     return email_view(email, viewer)
-
-
-def _minimal_view(email: LoggedEmail) -> dict:
-    return {
-        "id": email.id,
-        "subject": email.subject,
-        "from": email.from_address,
-        "to": email.to_addresses,
-        "cc": email.cc_addresses,
-        "sent_at": email.sent_at,
-        "direction": email.direction,
-        "thread_key": email.thread_key,
-        "body_text": email.body_text,
-        "attachments": email.attachments,
-    }
 
 
 def _records_clause(org_id: int, records: list[RecordRef]):

@@ -112,3 +112,18 @@ def test_another_orgs_email_is_404_for_every_action(app, client):
                          ("delete", "pin"), ("post", "restore")]:  # fmt: skip
         assert getattr(api, method)(f"/api/emails/{theirs.id}/{path}").status_code == 404
     assert api.delete(f"/api/emails/{theirs.id}").status_code == 404
+
+
+def test_a_thread_costs_the_same_queries_however_long(app, client, count_queries):
+    org, alice, bob = world()
+    logged(alice, 1)
+    api = ApiClient(client, alice)
+    api.get("/api/emails/1/thread")  # the token's first use is noted once
+    counts = []
+    for n in range(2, 12):
+        last = logged(alice, n, references=["<m1@acme.test>"], minutes=n)
+        if n in (3, 11):
+            count_queries.clear()
+            assert len(api.get(f"/api/emails/{last.id}/thread").json["items"]) == n
+            counts.append(len(count_queries))
+    assert counts[0] == counts[1]
