@@ -201,6 +201,8 @@ def test_recipient_who_is_no_contact_is_suppressed(app, client, relay):
     path, _ = link_of(sent_message(relay))
     assert client.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
     assert is_suppressed(org.id, "stranger@example.net")
+    page = client.get(path + "/preferences")
+    assert page.status_code == 200 and 'name="opt_out"' in page.get_data(True)
     later = queue(org, user, "stranger@example.net")
     send_due()
     db.session.expire_all()
