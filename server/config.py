@@ -121,7 +121,9 @@ class Config:
                 _env("NOTIFICATIONS_KEEPALIVE_SECONDS", "15") or 15
             ),
             NOTIFICATIONS_STREAM_SECONDS=float(_env("NOTIFICATIONS_STREAM_SECONDS", "300") or 300),
-            TRACKING_MACHINE_WINDOW_SECONDS=float(_env("TRACKING_MACHINE_WINDOW_SECONDS", "5") or 5),
+            TRACKING_MACHINE_WINDOW_SECONDS=float(
+                _env("TRACKING_MACHINE_WINDOW_SECONDS", "5") or 5
+            ),
             TRACKING_SIGNATURES=_env("TRACKING_SIGNATURES"),
             TRACKING_SENDER_IP_HOURS=float(_env("TRACKING_SENDER_IP_HOURS", "24") or 24),
             BENCH_ENDPOINTS=_env_bool("BENCH_ENDPOINTS", False),

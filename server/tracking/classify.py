@@ -22,7 +22,7 @@ from datetime import datetime
 from .models import HUMAN
 from .signatures import Signatures
 
-PREFETCH_FIELDS = {"sp": "Sec-Purpose", "p": "Purpose", "xp": "X-Purpose", "xm": "X-Moz"}
+PREFETCH_FIELDS = {"hsp": "Sec-Purpose", "hp": "Purpose", "hxp": "X-Purpose", "hxm": "X-Moz"}
 
 
 @dataclass(frozen=True)

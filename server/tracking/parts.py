@@ -7,7 +7,7 @@ is associated with the records.
 
 from __future__ import annotations
 
-from sqlalchemy import and_, delete, exists, or_, select
+from sqlalchemy import and_, delete, exists, false, or_, select, true
 
 from ..emails.models import LoggedEmail, LoggedEmailAssociation
 from ..emails.timeline_sources import (
@@ -29,12 +29,12 @@ def _key(event_id: int) -> str:
 
 def _before(before: Cursor | None):
     if before is None:
-        return and_()
+        return true()
     at, key = before
     if key.startswith(KEY) and key[len(KEY) :].isdigit():
         same_at = TrackingEvent.id < int(key[len(KEY) :])
     else:
-        same_at = and_() if key > KEY else or_()
+        same_at = true() if key > KEY else false()
     return or_(TrackingEvent.at < at, and_(TrackingEvent.at == at, same_at))
 
 

@@ -40,7 +40,7 @@ def _plain(text: str, code: int) -> Response:
     return Response(text, code, mimetype="text/plain", headers=NO_CACHE)
 
 
-@bp.get("/t/o/<token>")
+@bp.get("/t/o/<path:token>")
 @bp.doc(hide=True)
 def pixel(token: str):
     """The open pixel: the GIF whatever the token; a genuine token's GET is recorded."""
@@ -50,7 +50,7 @@ def pixel(token: str):
     return _gif()
 
 
-@bp.get("/t/c/<token>")
+@bp.get("/t/c/<path:token>")
 @bp.doc(hide=True)
 def click(token: str):
     """The click redirect to the stored URL; a bad token gets a plain page and records nothing."""
@@ -120,6 +120,30 @@ class ActivityQuery(Schema):
     limit = Integer(load_default=DEFAULT_LIMIT, validate=Range(1, MAX_LIMIT))
 
 
+class OptionsOut(Schema):
+    track = Dict()
+    opens_trackable = Boolean()
+    opens_reason = String(allow_none=True)
+    recipients = Dict()
+
+
+class StatusOut(Schema):
+    tracked_email_id = Integer()
+    state = String(metadata={"description": "untracked | sent | opened | clicked"})
+    tracked = Boolean()
+    untracked_reason = Dict(allow_none=True)
+    subject = String()
+    message_id = String(allow_none=True)
+    anonymous = Boolean()
+    recipient = String(allow_none=True)
+    recipient_count = Integer()
+    attribution = String()
+    opens_trackable = Boolean()
+    sent_at = String(allow_none=True)
+    opens = Dict()
+    clicks = Dict()
+
+
 class PageOut(Schema):
     items = List(Dict())
     next_cursor = String(allow_none=True)
@@ -131,7 +155,7 @@ def _note_caller() -> None:
 
 @bp.post("/api/tracking/options")
 @bp.input(OptionsIn, arg_name="body")
-@bp.output(Dict())
+@bp.output(OptionsOut)
 @bp.doc(
     summary="Whether the Track box is on, locked or disabled, and why (TRK-2, TRK-10)", tags=_TAGS
 )
@@ -196,7 +220,7 @@ def list_emails(query: dict):
 
 
 @bp.get("/api/tracking/emails/<int:tracked_email_id>")
-@bp.output(Dict())
+@bp.output(StatusOut)
 @bp.doc(summary="Status of one tracked email: sent, opened, clicked (TRK-5)", tags=_TAGS)
 @auth_required()
 def email_status(tracked_email_id: int):

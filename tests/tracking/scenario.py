@@ -16,7 +16,9 @@ from server.tracking.service import create_tracked_email
 from server.tracking.tokens import click_token, open_token
 
 RECIPIENT_IP = "203.0.113.7"  # TEST-NET-3: a person somewhere
-PERSON_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36"
+PERSON_UA = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36"
+)
 HTML = (
     "<html><body><p>Hello</p>"
     '<a href="https://example.com/pricing">Pricing</a> '

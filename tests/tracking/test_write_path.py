@@ -1,0 +1,112 @@
+"""The write path with Redis (item 9): the endpoints do no SQL, only XADD; the drain records
+batches in one transaction and acknowledges after commit, so a worker dying mid-batch loses
+nothing and a batch recorded but not acknowledged is not recorded twice."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+import redis
+from sqlalchemy import func, select
+
+from server.extensions import db
+from server.tracking import ingest
+from server.tracking.models import TrackingEvent
+from server.tracking.recording import record_events
+from server.tracking.tasks import drain
+
+from .scenario import events, hit_click, hit_open, reloaded, tracked
+
+REDIS_URL = os.environ.get("LIAISON_TEST_REDIS_URL")
+needs_redis = pytest.mark.skipif(
+    not REDIS_URL, reason="needs Redis: set LIAISON_TEST_REDIS_URL (.ci/run does)"
+)
+
+
+@pytest.fixture
+def stream(app):
+    """The app writing to its own Redis stream for this test."""
+    name = f"liaison:test:tracking:{uuid.uuid4().hex}"
+    app.config.update(REDIS_URL=REDIS_URL, TRACKING_STREAM=name)
+    app.extensions.pop("tracking_redis", None)
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"LIAISON_TEST_REDIS_URL is set but Redis does not answer: {exc}")
+    yield client
+    client.delete(name)
+    for key in client.scan_iter(f"{ingest.LINKS_KEY}*"):
+        client.delete(key)
+    app.config.update(REDIS_URL=None, TRACKING_STREAM=None)
+    app.extensions.pop("tracking_redis", None)
+
+
+def _stored() -> int:
+    db.session.expire_all()
+    return db.session.scalar(select(func.count()).select_from(TrackingEvent))
+
+
+@needs_redis
+def test_endpoints_do_no_sql_with_redis_and_the_drain_records(world, client, stream, count_queries):
+    email = tracked(world)
+    email_id = email.id
+    count_queries.clear()
+    assert hit_open(client, email_id).status_code == 200
+    response = hit_click(client, email_id, 1)
+    assert response.headers["Location"] == "https://example.com/demo"
+    assert count_queries == []
+    assert stream.xlen(ingest.stream_name()) == 2 and events(email.id) == []
+    assert drain(consumer="w1") == 2
+    assert [e.kind for e in events(email.id)] == ["open", "click"]
+    email = reloaded(email)
+    assert (email.opens_human, email.clicks_human) == (1, 1)
+    assert stream.xlen(ingest.stream_name()) == 0  # acknowledged and deleted
+
+
+@needs_redis
+def test_click_with_a_cold_link_cache_reads_the_database_once(world, client, stream):
+    email = tracked(world)
+    stream.delete(f"{ingest.LINKS_KEY}{email.id}")
+    assert hit_click(client, email.id, 0).headers["Location"] == "https://example.com/pricing"
+    assert stream.hget(f"{ingest.LINKS_KEY}{email.id}", "0") == b"https://example.com/pricing"
+    assert hit_click(client, email.id, 9).status_code == 404  # unknown link: plain page
+    assert drain(consumer="w1") == 1  # the unknown link's entry recorded nothing
+
+
+@needs_redis
+def test_no_event_lost_when_the_worker_dies_mid_batch(world, client, stream):
+    """A consumer reads a batch and dies before recording it: the next drain claims it."""
+    email = tracked(world)
+    for i in range(30):
+        hit_open(client, email.id, ip=f"198.51.100.{i + 1}")
+    name = ingest.stream_name()
+    drain(consumer="probe", max_batches=0)  # creates the group, reads nothing
+    taken = stream.xreadgroup(ingest.GROUP, "dying", {name: ">"}, count=12)
+    assert len(taken[0][1]) == 12  # read, never recorded nor acknowledged: the worker died
+    assert drain(consumer="survivor", claim_idle_ms=0) == 30
+    assert _stored() == 30 and reloaded(email).opens_human == 30
+    assert stream.xpending(name, ingest.GROUP)["pending"] == 0
+
+
+@needs_redis
+def test_batch_recorded_but_not_acknowledged_is_not_recorded_twice(world, client, stream):
+    """The worker committed and died before XACK: the re-claimed entries are recognised."""
+    email = tracked(world)
+    for i in range(10):
+        hit_open(client, email.id, ip=f"198.51.100.{i + 1}")
+    name = ingest.stream_name()
+    drain(consumer="probe", max_batches=0)
+    [(_, entries)] = stream.xreadgroup(ingest.GROUP, "dying", {name: ">"}, count=10)
+    assert record_events([ingest.parse(i.decode(), f) for i, f in entries]) == 10
+    assert drain(consumer="survivor", claim_idle_ms=0) == 0
+    assert _stored() == 10 and reloaded(email).opens_human == 10
+    assert stream.xlen(name) == 0
+
+
+def test_without_redis_the_endpoint_records_directly(world, client):
+    email = tracked(world)
+    hit_open(client, email.id)
+    assert [e.uid[:2] for e in events(email.id)] == ["d-"]
