@@ -144,13 +144,13 @@ def thread_of(user: User, email_id: int) -> list[dict]:
     """The emails sharing the email's conversation, oldest first, each as the viewer may see it."""
     email = _email(user.org_id, email_id)
     keys = _thread_keys(email)
-    linked = db.session.scalars(
-        select(LoggedEmail.thread_key).where(
+    linked = db.session.execute(
+        select(LoggedEmail.thread_key, LoggedEmail.message_key).where(
             visible_emails(user.org_id),
             or_(LoggedEmail.thread_key.in_(keys), LoggedEmail.message_key.in_(keys)),
         )
     ).all()
-    keys |= set(linked)
+    keys |= {key for pair in linked for key in pair}  # one more hop: replies to its messages
     rows = db.session.scalars(
         select(LoggedEmail)
         .where(

@@ -100,8 +100,10 @@ def test_thread_joins_a_reply_that_names_only_its_parent(app, client):
     middle = logged(alice, 2, references=["<m1@acme.test>"], minutes=1)
     # a client that sent In-Reply-To only: its thread key is the middle message, not the root
     tail = logged(alice, 3, in_reply_to="<m2@acme.test>", minutes=2)
-    items = ApiClient(client, alice).get(f"/api/emails/{tail.id}/thread").json["items"]
-    assert [i["id"] for i in items] == [root.id, middle.id, tail.id]
+    api = ApiClient(client, alice)
+    for email in (tail, root):
+        items = api.get(f"/api/emails/{email.id}/thread").json["items"]
+        assert [i["id"] for i in items] == [root.id, middle.id, tail.id]
 
 
 def test_another_orgs_email_is_404_for_every_action(app, client):
