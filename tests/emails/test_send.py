@@ -196,3 +196,20 @@ def test_another_orgs_record_is_404_and_a_broken_template_422(app, client):
     assert send(api, "contact", theirs.id, to=["x@other.test"]).status_code == 404
     broken = send(api, "contact", bob.id, to=["bob@customer.test"], html="{{ ''.__class__ }}")
     assert broken.status_code == 422
+
+
+def test_a_deal_offers_its_associated_contacts_addresses(app, client):
+    from tests.factories import make_deal
+
+    org, alice, company, bob = world()
+    deal = make_deal(org, name="Big one")
+    stranger = make_contact(org, "sam@customer.test")
+    associate(org, bob, deal)
+    api = ApiClient(client, alice)
+    assert send(api, "deal", deal.id, to=["sam@customer.test"]).status_code == 422
+    ok = send(api, "deal", deal.id, to=["bob.home@mail.test"], cc=["bob@customer.test"])
+    assert ok.status_code == 202, ok.json
+    first = rows()[0]
+    assert [p["email"] for p in first.content["cc"]] == ["bob@customer.test"]
+    assert {"type": "deal", "id": deal.id} in first.content["log"]["associations"]
+    assert stranger.id

@@ -175,3 +175,20 @@ def test_a_bad_cursor_is_a_400_on_cursor(app, client, cursor):
     )
     assert response.status_code == 400
     assert response.json["error"]["field"] == "cursor"
+
+
+def test_a_custom_record_has_a_timeline_too(app, client):
+    from server.extensions import db
+    from server.records.models import CustomObjectType, CustomRecord
+
+    org, alice, company, bob, carol = world()
+    kind = CustomObjectType(org_id=org.id, name="vehicle", label="Vehicle",
+                            plural_label="Vehicles", property_schema=[])  # fmt: skip
+    db.session.add(kind)
+    db.session.flush()
+    car = CustomRecord(org_id=org.id, type_id=kind.id, properties={})
+    db.session.add(car)
+    db.session.commit()
+    logged(alice, ["bob@customer.test"], 1, T0, associations=[{"type": "custom", "id": car.id}])
+    body = page(ApiClient(client, alice), f"/api/records/custom/{car.id}/timeline")
+    assert [i["data"]["subject"] for i in body["items"]] == ["Mail 1"]
