@@ -79,13 +79,14 @@ def _consent_widgets(user: User, address: str, decision, recipients: list[str]) 
     if decision.status == "refused":
         return [decorated(address, top="Cannot be emailed", bottom=decision.reason)]
     if decision.contact_id is None:
+        create = sign_state(user, kind="create_contact", email=address, name="")
         return [
             decorated(
                 address,
                 top="Needs a legal basis",
-                bottom="Not in CRM: create the contact first (open a message from them, "
-                "or add them in Liaison), then give a basis.",
-            )
+                bottom="Not in CRM: create the contact, then give a legal basis.",
+            ),
+            buttons(button("Create contact", "/gmail/actions/create_contact", create)),
         ]
     state = sign_state(
         user,

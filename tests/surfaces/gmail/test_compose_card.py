@@ -157,3 +157,20 @@ def test_subscription_basis(addon, org, rep):
 
     assert "subscribed" in response.json["renderActions"]["action"]["notification"]["text"]
     assert "Legal basis: OK" in texts(rendered(response))
+
+
+def test_a_recipient_not_in_crm_can_be_created_from_compose(addon, org, rep):
+    set_org_settings(None, {"data_privacy": True}, org_id=org.id)
+    card = compose(addon, ["new@client.example"])
+    assert "Not in CRM: create the contact, then give a legal basis." in texts(card)
+    _, state = button_state(card, "Create contact")
+
+    event = addon.compose_event(["new@client.example"], path="/gmail/actions/create_contact",
+                                state=state)  # fmt: skip
+    response = addon.post("/gmail/actions/create_contact", event=event)
+
+    assert response.json["renderActions"]["action"]["notification"]["text"] == (
+        "Contact created: new@client.example"
+    )
+    again = rendered(response)
+    assert "Record legal basis" in texts(again)  # now a contact: the GDPR prompt (GDPR-2)
