@@ -17,10 +17,13 @@ from __future__ import annotations
 import html as html_lib
 import re
 
+from sqlalchemy import select
+
 from ..errors import ValidationFailed
+from ..extensions import db
 from ..orgs.models import User
 from .actions import visible_email
-from .models import LoggedEmail
+from .models import LoggedEmail, LoggedEmailAttachment
 from .never_log import own_addresses
 from .sending import (
     Outgoing,
@@ -101,15 +104,36 @@ def _quote(parent: LoggedEmail, view: dict, mode: str) -> tuple[str, str]:
             f"Subject: {view.get('subject') or ''}",
             f"To: {recipients}",
         ]
-        names = [a.get("filename") for a in parent.attachments or [] if a.get("filename")]
-        if names:
-            lines.append("Attachments (not carried): " + ", ".join(names))
+        files = [a for a in view.get("attachments") or [] if not a.get("inline")]
+        if files:
+            lines.append("Attachments: " + ", ".join(a.get("filename") or "file" for a in files))
         head = "<br>".join(html_lib.escape(line) for line in lines)
         return f"<div>{head}<br><br>{body_html}</div>", "\n".join(lines) + "\n\n" + body_text
     intro = f"On {when}, {who} wrote:"
     quoted_text = "\n".join("> " + line for line in body_text.splitlines())
     quoted_html = f"<p>{html_lib.escape(intro)}</p><blockquote>{body_html}</blockquote>"
     return quoted_html, f"{intro}\n{quoted_text}"
+
+
+def forwarded_files(parent: LoggedEmail, view: dict) -> list[dict]:
+    """The stored, non-inline attachments the viewer may see, as outbox content
+    `attachments` entries ({"blob_key", "filename", "content_type"}) for the delivery to attach."""
+    shown = {a.get("id") for a in view.get("attachments") or [] if a.get("stored")}
+    shown.discard(None)
+    if not shown:
+        return []
+    rows = db.session.scalars(
+        select(LoggedEmailAttachment)
+        .where(
+            LoggedEmailAttachment.email_id == parent.id,
+            LoggedEmailAttachment.id.in_(shown),
+            LoggedEmailAttachment.inline.is_(False),
+            LoggedEmailAttachment.blob_key.is_not(None),
+        )
+        .order_by(LoggedEmailAttachment.position)
+    )
+    return [{"blob_key": r.blob_key, "filename": r.filename, "content_type": r.content_type}
+            for r in rows]  # fmt: skip
 
 
 def _origin(parent: LoggedEmail, ticket_id: int | None) -> tuple[str, dict | None]:
@@ -146,6 +170,7 @@ def reply_to_email(user: User, email_id: int, data: dict) -> dict:
         to=to, cc=cc, subject=prefixed("Fwd" if mode == "forward" else "Re", subject),
         html=html, text=text if own_html is None else None, in_reply_to=in_reply_to,
         references=references, associations=associations,
+        attachments=forwarded_files(parent, view) if mode == "forward" else [],
     )  # fmt: skip
     return queue_send(
         user, message, sender, purpose=purpose, origin=origin, send_at=send_at,

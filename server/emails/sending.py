@@ -59,6 +59,7 @@ class Outgoing:
     in_reply_to: str | None = None
     references: list[str] = field(default_factory=list)
     associations: list[dict] = field(default_factory=list)  # [{"type", "id"}]
+    attachments: list[dict] = field(default_factory=list)  # [{"blob_key", "filename", ...}]
 
 
 def resolve_sender(user: User, mailbox_id: int | None) -> Sender:
@@ -178,6 +179,8 @@ def queue_send(
         "track": track,
         "consent": {"purpose": purpose, "origin": origin},
     }
+    if message.attachments:  # files from the blob store, attached when the delivery supports it
+        content["attachments"] = message.attachments
     if log:
         content["log"] = {"message_id": ids[0], "associations": message.associations}
     rows = [

@@ -168,3 +168,32 @@ def test_a_deleted_or_foreign_email_cannot_be_replied_to(app, client):
     stranger = make_user(other_org)
     theirs = incoming(stranger, message_id="<t@x.test>")
     assert api.post(f"/api/emails/{theirs.id}/reply", json={"mode": "reply"}).status_code == 404
+
+
+def test_forward_names_and_hands_over_the_stored_attachments(app, client):
+    org, alice, company, bob, carol = world()
+    parent = log_email(
+        alice,
+        structured={
+            "message_id": "<files@x.test>",
+            "subject": "Quote",
+            "from": {"email": "bob@customer.test", "name": "Bob"},
+            "to": [{"email": "alice@acme.test", "name": ""}],
+            "text": "See attached.",
+            "attachments": [
+                {
+                    "filename": "quote.pdf",
+                    "content_type": "application/pdf",
+                    "content": b"%PDF-1.4 quote",
+                }
+            ],
+        },  # fmt: skip
+        direction="in",
+    ).email
+    api = ApiClient(client, alice)
+    forward = {"mode": "forward", "to": ["dana@partner.test"], "text": "FYI"}
+    assert api.post(f"/api/emails/{parent.id}/reply", json=forward).status_code == 202
+    [row] = db.session.scalars(select(OutboxMessage)).all()
+    [attached] = row.content["attachments"]
+    assert attached["filename"] == "quote.pdf" and len(attached["blob_key"]) == 64
+    assert "Attachments: quote.pdf" in row.content["text"]
