@@ -16,6 +16,7 @@ from ...records.custom_types import get_custom_record, get_custom_type, list_cus
 from ...records.service import get_record, list_records
 from .blueprint import bp, day, humanize, localday, money, signed_in
 from .queries import company_names, user_names
+from .timeline_view import record_timeline
 
 PAGE_SIZE = 25
 PLURALS = {"contact": "contacts", "company": "companies", "deal": "deals", "ticket": "tickets"}
@@ -158,6 +159,7 @@ def _detail_page(user: User, kind: str, record_id: int):
         fields=_fields(kind, record, user),
         properties=sorted((record.properties or {}).items()),
         sections=_sections(user, kind, record_id),
+        timeline=record_timeline(user, kind, record_id, request.args.get("timeline_cursor")),
     )
 
 
@@ -282,4 +284,5 @@ def custom_record(user: User, type_id: int, record_id: int):
         fields=[*fields, ("Owner", owner)],
         properties=[],
         sections=_sections(user, "custom", record_id),
+        timeline=record_timeline(user, "custom", record_id, request.args.get("timeline_cursor")),
     )
