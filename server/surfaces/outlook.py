@@ -1,4 +1,4 @@
-"""The Outlook add-in's files and its two pane helpers (UI-1, TRK-2, TRK-10).
+"""The Outlook add-in's files and two pane helpers (UI-1, TRK-2, TRK-5, TRK-10).
 
 Serves addin/ at /addin/... (HTML with the Office.js URL filled in, scripts with this service's
 absolute origin: the event runtime of classic Outlook has no page to resolve relative URLs
@@ -8,14 +8,13 @@ call this origin. Rules stay in their services: the helpers only ask tracking fo
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from apiflask import APIBlueprint, Schema
-from apiflask.fields import Boolean, Dict, List, Raw, String
+from apiflask.fields import Boolean, List, Raw, String
 from apiflask.validators import Length, OneOf
 from flask import Response, current_app, request
 from werkzeug.security import safe_join
@@ -91,15 +90,12 @@ def officeaddins_allowed():
 
 
 def _tracking(name: str):
-    """A function of the tracking service, or None while it has not landed."""
-    for module_name in ("server.tracking.service", "server.tracking"):
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        if hasattr(module, name):
-            return getattr(module, name)
-    return None
+    """A function of tracking's service, or None where tracking is not deployed."""
+    try:
+        from ..tracking import service, status
+    except ImportError:
+        return None
+    return getattr(service, name, None) or getattr(status, name, None)
 
 
 class TrackingOptionsIn(Schema):
@@ -110,9 +106,23 @@ class TrackingOptionsIn(Schema):
 class TrackingOptionsOut(Schema):
     available = Boolean()
     reason = String(allow_none=True)
-    track = Dict()
+    track = Raw()
     opens_trackable = Boolean(allow_none=True)
-    recipients = Dict()
+    opens_reason = String(allow_none=True)
+    recipients = Raw()
+
+
+@bp.post("/api/addin/tracking-options")
+@bp.input(TrackingOptionsIn, arg_name="body")
+@bp.output(TrackingOptionsOut)
+@bp.doc(summary="The compose pane's Track box: tracking's answer for these recipients")
+@auth_required()
+def tracking_options_route(body: dict):
+    options = _tracking("tracking_options")
+    if options is None:
+        return {"available": False, "reason": _UNAVAILABLE, "track": {}, "recipients": {}}
+    answer = options(current_user(), body["recipients"], body["body_type"])
+    return {"available": True, "reason": None, **answer}
 
 
 class TrackingStatusQuery(Schema):
@@ -125,23 +135,10 @@ class TrackingStatusOut(Schema):
     status = Raw(allow_none=True)
 
 
-@bp.post("/api/addin/tracking-options")
-@bp.input(TrackingOptionsIn, arg_name="body")
-@bp.output(TrackingOptionsOut)
-@bp.doc(summary="The Track box for these recipients and body type, as tracking decides")
-@auth_required()
-def tracking_options_route(body: dict):
-    options = _tracking("tracking_options")
-    if options is None:
-        return {"available": False, "reason": _UNAVAILABLE, "track": {}, "recipients": {}}
-    answer = options(current_user(), body["recipients"], body["body_type"])
-    return {"available": True, "reason": None, **answer}
-
-
 @bp.get("/api/addin/tracking-status")
 @bp.input(TrackingStatusQuery, location="query", arg_name="query")
 @bp.output(TrackingStatusOut)
-@bp.doc(summary="Opens and clicks of a message we sent, found by its Message-ID")
+@bp.doc(summary="Opens and clicks of a message we sent, found by its Message-ID (read pane)")
 @auth_required()
 def tracking_status_route(query: dict):
     status = _tracking("tracking_status")
