@@ -4,7 +4,8 @@ A send is one message (To and Cc headers as chosen) queued as one outbox row per
 recipient (the outbox sends each row to its one recipient), all in group "one:<l|n>:<token>",
 where "l" means the message is logged once it is sent (the `mail.sent` subscriber in
 `send_tasks` logs it with the associations chosen at send time; every row carries the same
-`content["log"]["message_id"]`, so the copies are logged as one email). From is one of the
+`content["log"]["message_id"]`, so the copies are logged as one email; an outbox that does not
+publish `mail.sent` gets the message logged when it is queued instead). From is one of the
 user's connected mailboxes (Graph or Gmail transport) or the org address (SMTP, Reply-To the
 user). `send_at` is aware, or naive local time in the user's time zone (else the org's).
 Exactly one consent gate call per send (`check_recipients`); anything not allowed is a 409
@@ -24,6 +25,7 @@ from ..clock import utcnow
 from ..consent.gate import check_recipients
 from ..errors import Conflict, ConsentRequired, ValidationFailed
 from ..extensions import db
+from ..mail import outbox
 from ..mail.mailboxes import get_mailbox
 from ..mail.outbox import new_message_id, queue_message
 from ..orgs.models import Organization, User
@@ -60,6 +62,11 @@ class Outgoing:
     references: list[str] = field(default_factory=list)
     associations: list[dict] = field(default_factory=list)  # [{"type", "id"}]
     attachments: list[dict] = field(default_factory=list)  # [{"blob_key", "filename", ...}]
+
+
+def outbox_publishes_sent() -> bool:
+    """True when this outbox publishes "mail.sent" (then sent messages are logged on that)."""
+    return hasattr(outbox, "SENT_EVENT")
 
 
 def resolve_sender(user: User, mailbox_id: int | None) -> Sender:
@@ -200,6 +207,10 @@ def queue_send(
         for address, message_id in zip(envelope, ids, strict=True)
     ]
     db.session.commit()
+    if log and not outbox_publishes_sent():
+        from .send_tasks import log_sent
+
+        log_sent(rows[0].id)  # fallback: an outbox without "mail.sent" gets it logged when queued
     return {
         "group_key": group,
         "message_id": ids[0],
