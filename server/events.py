@@ -9,6 +9,11 @@ values (ids, strings, booleans), never ORM rows, so a subscriber may also hand t
 
 Events published so far:
 - "mail.bounced": org_id, outbox_id, address, hard (bool), status ("5.1.1"), diagnostic (str|None)
+- "mail.sent": org_id, outbox_id, group_key (str|None), purpose ("one_to_one", "bulk", ...),
+  user_id (int|None): an outbox row was marked sent (its transport accepted the message). Published
+  in the transaction that marks it sent, so a subscriber's writes commit with the mark; a
+  subscriber that raises is logged and its writes rolled back, but the row stays sent (the message
+  went). Publishers check `has_subscribers` first: without one it costs a dict look-up.
 """
 
 from __future__ import annotations
@@ -38,6 +43,11 @@ def unsubscribe(event_name: str, fn: Subscriber) -> None:
 def subscribers(event_name: str) -> list[Subscriber]:
     """The functions subscribed to `event_name`, in calling order."""
     return list(_SUBSCRIBERS.get(event_name, []))
+
+
+def has_subscribers(event_name: str) -> bool:
+    """True when something subscribes to `event_name` (lets a hot path skip building payloads)."""
+    return bool(_SUBSCRIBERS.get(event_name))
 
 
 def publish(event_name: str, **payload: object) -> int:

@@ -1,9 +1,17 @@
 """The outbox service: queue messages, claim due ones under a lease, record each transport answer.
 
 A row moves queued → sending when a worker claims it (atomically: PostgreSQL FOR UPDATE SKIP
-LOCKED; SQLite serializes writers) and → sent only after the transport accepted it, one commit per
-message, so a crash loses nothing: an expired lease puts the row back in the queue, and the only
-possible duplicates are the messages that were in flight at the crash (counted in `reclaimed`).
+LOCKED; SQLite serializes writers) and → sent only after the transport accepted it, so a crash
+loses nothing: an expired lease puts the row back in the queue, and the only possible duplicates
+are the messages that were in flight at the crash (counted in `reclaimed`).
+
+Per claimed batch: the rows are loaded in one SELECT; the send checks run once for the whole
+batch, right before its first message goes (one query for the suppression list, a few for the
+consent gate), and their skips and writes are committed once; then each message is composed and
+handed to its transport, and its outcome written by server/mail/outbox_writer.py (on PostgreSQL
+by a writer thread in groups, one commit per group, while the next messages go: see there for
+the duplicate bound; on SQLite one commit per message). "mail.sent" is published once a row is
+durably marked sent (server/events.py).
 """
 
 from __future__ import annotations
@@ -13,22 +21,33 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Update, bindparam, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm.util import identity_key
 
 from ..clock import utcnow
 from ..extensions import db
 from .models import OutboxMessage
+from .outbox_writer import SENT_EVENT, OutcomeWriter, finish_params, finish_statement
 from .transport import Accepted, PermanentFailure, SendResult, TemporaryFailure
 
 LEASE_SECONDS = 300  # default; LIAISON_OUTBOX_LEASE_SECONDS overrides
 BACKOFF_BASE_SECONDS = 30
 BACKOFF_MAX_SECONDS = 3600
 
-# Checks run right before a message is handed to its transport (not only when it was queued):
-# each returns None to let the message go, or the reason to skip it (the consent gate
-# and the bounce suppression register here).
+# Checks run at send time, once per claimed batch right before its messages go (not when they
+# were queued). SEND_CHECKS: fn(row) -> None to let the message go, or the reason to skip it.
+# BATCH_SEND_CHECKS: fn(rows) -> {row id: reason} for the rows to skip, in a few queries for the
+# whole batch (the consent gate and the bounce suppression register here). A row skipped by one
+# check is not passed to the later ones.
 SEND_CHECKS: list[Callable[[OutboxMessage], str | None]] = []
+BATCH_SEND_CHECKS: list[Callable[[list[OutboxMessage]], dict[int, str]]] = []
+__all__ = ["SENT_EVENT", "BATCH_SEND_CHECKS", "SEND_CHECKS", "register_batch_send_check"]
+
+
+def register_batch_send_check(check: Callable[[list[OutboxMessage]], dict[int, str]]) -> None:
+    """Add a batch send check (once)."""
+    if check not in BATCH_SEND_CHECKS:
+        BATCH_SEND_CHECKS.append(check)
 
 
 @dataclass
@@ -143,78 +162,58 @@ def _backoff(attempts: int) -> timedelta:
     )
 
 
-_FINISH_STATEMENTS: dict[tuple[str, ...], Update] = {}
-
-
-def _finish_statement(columns: tuple[str, ...]) -> Update:
-    """UPDATE ... WHERE id = :row_id AND state = 'sending' AND lease_owner = :worker, setting
-    `columns` from binds; built once per set of columns (a Core statement: constructing and
-    running an ORM bulk UPDATE per message cost more than the database round trip)."""
-    statement = _FINISH_STATEMENTS.get(columns)
-    if statement is None:
-        table = OutboxMessage.__table__
-        statement = _FINISH_STATEMENTS[columns] = (
-            update(table)
-            .where(
-                table.c.id == bindparam("row_id"),
-                table.c.state == "sending",
-                table.c.lease_owner == bindparam("worker"),
-            )
-            .values(
-                lease_owner=None,
-                lease_expires_at=None,
-                updated_at=bindparam("now", type_=table.c.updated_at.type),
-                **{name: bindparam(f"v_{name}", type_=table.c[name].type) for name in columns},
-            )
-        )
-    return statement
-
-
 def _finish(row_id: int, worker: str, **values) -> bool:
     """Write the outcome only if this worker still holds the lease (one commit); True when it
     did."""
-    params = {f"v_{name}": value for name, value in values.items()}
-    params.update(row_id=row_id, worker=worker, now=utcnow())
-    result = db.session.execute(_finish_statement(tuple(sorted(values))), params)
+    result = db.session.execute(
+        finish_statement(tuple(sorted(values))), finish_params(row_id, worker, values)
+    )
     db.session.commit()
     return bool(result.rowcount)
 
 
-def record_result(row: OutboxMessage, worker: str, result: SendResult) -> str:
-    """Apply a transport's answer to the row; returns the row's new state ('' if lease was lost)."""
+def _outcome(row: OutboxMessage, result: SendResult) -> dict:
+    """The column values a transport's answer gives the row."""
     now = utcnow()
     if isinstance(result, Accepted):
-        values = {
+        return {
             "state": "sent",
             "sent_at": now,
             "provider_message_id": result.provider_id,
             "last_error": None,
         }
-    elif isinstance(result, TemporaryFailure) and row.attempts < row.max_attempts:
+    if isinstance(result, TemporaryFailure) and row.attempts < row.max_attempts:
         wait = max(_backoff(row.attempts), timedelta(seconds=result.retry_after or 0))
-        values = {"state": "queued", "next_attempt_at": now + wait, "last_error": result.reason}
-    elif isinstance(result, TemporaryFailure):
-        values = {
+        return {"state": "queued", "next_attempt_at": now + wait, "last_error": result.reason}
+    if isinstance(result, TemporaryFailure):
+        return {
             "state": "failed",
             "last_error": f"gave up after {row.attempts} attempts: {result.reason}",
         }
-    elif isinstance(result, PermanentFailure):
-        values = {"state": "failed", "last_error": result.reason}
-    else:
-        raise TypeError(f"not a transport result: {result!r}")
-    return values["state"] if _finish(row.id, worker, **values) else ""
+    if isinstance(result, PermanentFailure):
+        return {"state": "failed", "last_error": result.reason}
+    raise TypeError(f"not a transport result: {result!r}")
+
+
+def _defer_values(row: OutboxMessage, wait_seconds: float, reason: str) -> dict:
+    return {
+        "state": "queued",
+        "attempts": max(row.attempts - 1, 0),
+        "next_attempt_at": utcnow() + timedelta(seconds=wait_seconds),
+        "last_error": reason,
+    }
+
+
+def record_result(row: OutboxMessage, worker: str, result: SendResult) -> str:
+    """Apply a transport's answer to the row; returns the row's new state ('' if lease was lost)."""
+    writer = OutcomeWriter(worker)
+    writer.write(row, _outcome(row, result))
+    return writer.states[0][1]
 
 
 def defer(row: OutboxMessage, worker: str, wait_seconds: float, reason: str) -> bool:
     """Put a claimed row back without counting an attempt (e.g. a mailbox throttle says wait)."""
-    return _finish(
-        row.id,
-        worker,
-        state="queued",
-        attempts=max(row.attempts - 1, 0),
-        next_attempt_at=utcnow() + timedelta(seconds=wait_seconds),
-        last_error=reason,
-    )
+    return _finish(row.id, worker, **_defer_values(row, wait_seconds, reason))
 
 
 def skip(row: OutboxMessage, worker: str, reason: str) -> bool:
@@ -225,7 +224,7 @@ def skip(row: OutboxMessage, worker: str, reason: str) -> bool:
 def _load_claimed(ids: list[int]) -> dict[int, OutboxMessage]:
     """The claimed rows in one SELECT instead of one per message. Rows this session did not hold
     before are detached, so each message's commit does not expire (and reload) the rest one by
-    one; outcomes are still written by id, only while this worker holds the lease (`_finish`)."""
+    one; outcomes are still written by id, only while this worker holds the lease."""
     held = {i for i in ids if identity_key(OutboxMessage, i) in db.session.identity_map}
     rows = db.session.scalars(
         select(OutboxMessage)
@@ -244,6 +243,28 @@ def _expired(row: OutboxMessage) -> bool:
     return row.lease_expires_at is not None and row.lease_expires_at <= utcnow()
 
 
+def run_send_checks(rows: list[OutboxMessage]) -> dict[int, str]:
+    """{row id: reason} for the rows the send checks stop (per-row checks, then batch checks)."""
+    reasons: dict[int, str] = {}
+    if SEND_CHECKS:
+        for row in rows:
+            reason = next((r for check in SEND_CHECKS if (r := check(row))), None)
+            if reason:
+                reasons[row.id] = reason
+    for check in BATCH_SEND_CHECKS:
+        remaining = [row for row in rows if row.id not in reasons]
+        if not remaining:
+            break
+        reasons.update(check(remaining))
+    return reasons
+
+
+def _commit_pending() -> None:
+    """Commit what the session did meanwhile (e.g. a content preparer's rows, a mailbox read)."""
+    if db.session().in_transaction():
+        db.session.commit()
+
+
 def send_claimed(
     ids: Iterable[int],
     worker: str,
@@ -251,33 +272,53 @@ def send_claimed(
     transport_for: Callable[[OutboxMessage], object],
     envelope_for: Callable[[OutboxMessage], str] = lambda row: row.envelope_from,
 ) -> BatchReport:
-    """Send each claimed row: checks, compose, transport, then one commit per message."""
+    """Send each claimed row: batch checks, then compose, transport and its outcome written
+    (see server/mail/outbox_writer.py for when each outcome is durable)."""
     report = BatchReport()
     ids = list(ids)
     rows = _load_claimed(ids)
+    live: list[OutboxMessage] = []
     for row_id in ids:
         row = rows.get(row_id)
         if row is None or row.state != "sending" or row.lease_owner != worker or _expired(row):
             report.lost_lease += 1
-            continue
-        reason = next((r for check in SEND_CHECKS if (r := check(row))), None)
-        if reason:
-            report.skipped += skip(row, worker, reason)
-            continue
-        transport = transport_for(row)
-        wait = getattr(transport, "reserve", lambda _row: 0.0)(row)
-        if wait > 0:
-            defer(row, worker, wait, f"mailbox throttled; next try in {wait:.0f} s")
-            report.retrying += 1
-            continue
-        try:
-            message = compose(row)
-        except Exception as exc:  # a message that cannot be built will never be: fail it
-            report.failed += bool(record_result(row, worker, PermanentFailure(f"build: {exc}")))
-            report.errors.append(f"{row.id}: {exc}")
-            continue
-        result = transport.send(envelope_for(row), [row.recipient], message)
-        state = record_result(row, worker, result)
+        else:
+            live.append(row)
+    reasons = run_send_checks(live) if live else {}
+    for row in live:
+        if row.id in reasons:
+            values = {"state": "skipped", "last_error": reasons[row.id]}
+            statement = finish_statement(("last_error", "state"))
+            report.skipped += bool(
+                db.session.execute(statement, finish_params(row.id, worker, values)).rowcount
+            )
+    db.session.commit()  # the skips and the checks' own writes (e.g. a one-time basis used)
+    with OutcomeWriter(worker, pipelined=True) as writer:
+        for row in live:
+            if row.id in reasons:
+                continue
+            if _expired(row):
+                report.lost_lease += 1
+                continue
+            transport = transport_for(row)
+            wait = getattr(transport, "reserve", lambda _row: 0.0)(row)
+            if wait > 0:
+                _commit_pending()
+                reason = f"mailbox throttled; next try in {wait:.0f} s"
+                writer.write(row, _defer_values(row, wait, reason))
+                continue
+            try:
+                message = compose(row)
+            except Exception as exc:  # a message that cannot be built will never be: fail it
+                _commit_pending()
+                writer.write(row, _outcome(row, PermanentFailure(f"build: {exc}")))
+                report.errors.append(f"{row.id}: {exc}")
+                continue
+            _commit_pending()
+            writer.settle()
+            result = transport.send(envelope_for(row), [row.recipient], message)
+            writer.write(row, _outcome(row, result))
+    for _row_id, state in writer.states:
         if state == "sent":
             report.sent += 1
         elif state == "queued":

@@ -1,8 +1,9 @@
 """The per-org suppression list: addresses that hard-bounced are never sent to again (BULK-10).
 
 Addresses compare case-insensitively (stored lower-case). Importing this module registers the
-outbox send check that skips suppressed recipients right before they would be handed to a
-transport; server.mail.inbound_routes imports it, so every app built by create_app has the check.
+outbox batch send check that skips suppressed recipients at send time (one query per claimed
+batch, right before its messages go); server.mail.inbound_routes imports it, so every app built by
+create_app has the check.
 """
 
 from __future__ import annotations
@@ -55,16 +56,28 @@ def unsuppress(org_id: int, address: str) -> bool:
     return bool(result.rowcount)
 
 
-def suppressed_recipient_check(row: OutboxMessage) -> str | None:
-    """Outbox send check: skip a message whose recipient is on its org's suppression list."""
-    return SKIP_REASON if is_suppressed(row.org_id, row.recipient) else None
+def suppressed_recipient_check(rows: list[OutboxMessage]) -> dict[int, str]:
+    """Outbox batch send check: {row id: reason} for rows whose recipient is on their org's
+    suppression list (one query for the whole batch)."""
+    wanted = {row.id: (row.org_id, normalize_address(row.recipient)) for row in rows}
+    if not wanted:
+        return {}
+    found = {
+        (org_id, address)
+        for org_id, address in db.session.execute(
+            select(SuppressedAddress.org_id, SuppressedAddress.address).where(
+                SuppressedAddress.org_id.in_({org_id for org_id, _ in wanted.values()}),
+                SuppressedAddress.address.in_({address for _, address in wanted.values()}),
+            )
+        )
+    }
+    return {row_id: SKIP_REASON for row_id, key in wanted.items() if key in found}
 
 
 def _register_send_check() -> None:
-    from .outbox import SEND_CHECKS
+    from .outbox import register_batch_send_check
 
-    if suppressed_recipient_check not in SEND_CHECKS:
-        SEND_CHECKS.append(suppressed_recipient_check)
+    register_batch_send_check(suppressed_recipient_check)
 
 
 _register_send_check()
