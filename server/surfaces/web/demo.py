@@ -22,6 +22,7 @@ from ...extensions import db
 from ...jobs import start_inline_runner
 from ...orgs.models import Organization
 from .seed import seed_demo
+from .seed_activity import seed_activity
 from .seed_data import DEMO_ORG_NAME
 
 
@@ -65,7 +66,10 @@ def build_demo_app(
         existing = db.session.scalar(
             select(Organization.id).where(Organization.name == DEMO_ORG_NAME)
         )
-        seeded = None if existing is not None else seed_demo(db.session)
+        seeded = None
+        if existing is None:
+            seeded = seed_demo(db.session)
+            seeded.update(seed_activity(seeded["org_id"]))
     return app, seeded
 
 
@@ -93,7 +97,8 @@ def demo(host: str, port: int, reset: bool) -> None:
         click.echo(
             f"Seeded {DEMO_ORG_NAME}: {seeded['contacts']} contacts, {seeded['companies']} "
             f"companies, {seeded['deals']} deals, {seeded['tickets']} tickets, "
-            f"{seeded['custom_records']} vehicles ({database})."
+            f"{seeded['custom_records']} vehicles, {seeded['threads']} logged email threads "
+            f"({database})."
         )
     else:
         click.echo(f"Keeping the demo data in {database}.")

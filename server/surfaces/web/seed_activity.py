@@ -1,0 +1,85 @@
+"""Demo activity on top of the demo records: logged email threads, legal bases and notifications,
+made through the same services as the API, so timelines and the bell have something to show."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from ...clock import utcnow
+from ...consent.service import grant_basis
+from ...emails.service import log_email
+from ...extensions import db
+from ...notifications.service import notify
+from ...orgs.models import User
+from ...records.models import Contact
+
+THREADS = [  # (subject, first message, reply)
+    ("Pricing for the next quarter",
+     "<p>Hi {first},</p><p>as promised, our <b>pricing for Q3</b> is attached in the summary "
+     "below. Volume discounts start at 50 seats.</p><p>Best,<br>{rep}</p>",
+     "<p>Thanks {rep}, we will review it on Thursday.</p>"),
+    ("Follow-up from our call",
+     "<p>Hello {first},</p><p>thanks for your time today. Next steps:</p><ul><li>Security "
+     "review</li><li>Pilot with two teams</li></ul><p>{rep}</p>",
+     "<p>Sounds good. Can we start the pilot on Monday?</p>"),
+    ("Your support request",
+     "<p>Dear {first},</p><p>we have reproduced the issue and a fix ships this week.</p>",
+     "<p>Great, thank you for the quick answer!</p>"),
+    ("Contract renewal",
+     "<p>Hi {first},</p><p>your contract renews next month. Shall we go through the options?</p>",
+     "<p>Yes please. Tuesday 10:00 works for me.</p>"),
+]  # fmt: skip
+BASES = ["consent", "legitimate_interest_prospect", "legitimate_interest_customer", "contract"]
+
+
+def _party(contact: Contact) -> dict:
+    return {"email": contact.primary_email, "name": f"{contact.first_name} {contact.last_name}"}
+
+
+def _thread(rep: User, contact: Contact, topic: tuple, n: int, when: datetime) -> None:
+    subject, first_html, reply_html = topic
+    first_name, rep_name = contact.first_name or "there", rep.name.split()[0]
+    first_id = f"<demo-{n}-1@northwind.example>"
+    me = {"email": rep.email, "name": rep.name}
+    log_email(rep, source="api", direction="out", structured={
+        "message_id": first_id, "subject": subject, "from": me, "to": [_party(contact)],
+        "sent_at": when, "html": first_html.format(first=first_name, rep=rep_name),
+    })  # fmt: skip
+    log_email(rep, source="api", direction="in", structured={
+        "message_id": f"<demo-{n}-2@mail.example>", "subject": f"Re: {subject}",
+        "from": _party(contact), "to": [me], "sent_at": when + timedelta(hours=3),
+        "in_reply_to": first_id, "references": [first_id],
+        "html": reply_html.format(first=first_name, rep=rep_name),
+    })  # fmt: skip
+
+
+def seed_activity(org_id: int, seed: int = 7) -> dict:
+    """Email threads logged by the reps, legal bases for some contacts and a few notifications."""
+    rng, now = random.Random(seed), utcnow()
+    reps = list(db.session.scalars(
+        select(User).where(User.org_id == org_id, User.role == "rep").order_by(User.id)
+    ))  # fmt: skip
+    contacts = list(db.session.scalars(
+        select(Contact).where(Contact.org_id == org_id).order_by(Contact.id).limit(40)
+    ))  # fmt: skip
+    threads = 0
+    for n, contact in enumerate(contacts[:24]):
+        rep = reps[n % len(reps)]
+        when = now - timedelta(days=rng.randint(1, 30), hours=rng.randint(0, 8))
+        _thread(rep, contact, THREADS[n % len(THREADS)], n, when)
+        threads += 1
+    bases = 0
+    for contact in contacts[:16]:
+        grant_basis(org_id, reps[0].id, contact.id, rng.choice(BASES),
+                    "Met at the Hannover trade fair", "web")  # fmt: skip
+        bases += 1
+    for rep in reps:
+        for contact in contacts[:2]:
+            name = f"{contact.first_name} {contact.last_name}"
+            notify(org_id, rep.id, "tracking.open", f"{name} opened “{THREADS[0][0]}”",
+                   "First open, 2 hours after sending")  # fmt: skip
+    db.session.commit()
+    return {"threads": threads, "legal_bases": bases}
