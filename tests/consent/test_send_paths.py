@@ -4,7 +4,8 @@ How it works, over the source of server/ (with `ast`, no imports):
 1. PRODUCERS: every function that writes an outbox row — a call of `queue_message`, an
    `OutboxMessage(...)` or an `insert(OutboxMessage)` — outside the outbox module itself. Each
    must be listed below, must call the gate (`check_recipients` / `require_allowed`) itself or
-   through a function of its own module, and must name a behavioural test showing a refusal.
+   through a function of its own module, must build content with a "consent" key (so the outbox
+   re-runs the gate at send time), and must name a behavioural test showing a refusal.
 2. ENTRY POINTS: every route (`@bp.get/post/...`) and background task (`@task(...)`) that reaches
    a producer through calls by name. Each must be listed with a behavioural test of a refusal.
 A new send path fails this test with the exact `file::function` to add, and the tests named
@@ -92,6 +93,19 @@ def _writes_outbox(node) -> bool:
     return False
 
 
+def _sets_consent_content(node) -> bool:
+    """True when the function builds content with a "consent" key (so the outbox re-runs the
+    gate at send time, server/consent/gate.py)."""
+    for item in ast.walk(node):
+        if isinstance(item, ast.Dict) and any(
+            isinstance(k, ast.Constant) and k.value == "consent" for k in item.keys
+        ):
+            return True
+        if isinstance(item, ast.Subscript) and getattr(item.slice, "value", None) == "consent":
+            return True
+    return False
+
+
 def _decorations(node) -> set[str]:
     names = set()
     for deco in node.decorator_list:
@@ -121,7 +135,7 @@ def _scan():
         own = {k.split("::")[1].split(".")[-1]: n for k, (p, n) in functions.items() if p == path}
         reached = _calls(node)
         reached |= {c for name in list(reached) if name in own for c in _calls(own[name])}
-        gated[key] = bool(reached & GATE_NAMES)
+        gated[key] = bool(reached & GATE_NAMES) and _sets_consent_content(node)
     reaching = {key.split("::")[1].split(".")[-1] for key in producers}
     callers: set[str] = set(producers)
     changed = True
@@ -149,8 +163,10 @@ def test_every_outbox_producer_is_listed_gated_and_tested():
         + "\n".join(f"  {key}" for key in unlisted)
     )
     ungated = sorted(key for key, ok in gated.items() if not ok)
-    assert not ungated, "outbox producers that never call check_recipients/require_allowed:\n" + (
-        "\n".join(f"  {key}" for key in ungated)
+    assert not ungated, (
+        "outbox producers that do not call check_recipients/require_allowed, or queue content"
+        ' without a "consent" key (then the send-time gate does not run):\n'
+        + "\n".join(f"  {key}" for key in ungated)
     )
     stale = sorted(k for k in PRODUCERS if _exists(k.split("::")[0]) and k not in producers)
     assert not stale, f"listed producers that no longer write to the outbox: {stale}"
