@@ -87,20 +87,27 @@ def _fold(addresses: list[str]) -> tuple[list[dict], dict[str, dict]]:
     return results, valid
 
 
-def _branch(kind: int, source: Any = None, **given: Any) -> Any:
-    """One SELECT of the UNION: `given` columns by name, typed NULLs for the others."""
-    columns = [literal_column(str(kind)).label("kind")]
+def _branch(kind: int, source: Any, typed: bool = False, **given: Any) -> Any:
+    """One SELECT of the UNION from `source`: `given` columns by name, NULL for the others (typed
+    in the first branch, which sets the UNION's column types; bare elsewhere: shorter SQL)."""
+    columns = [literal_column(str(kind)).label("kind") if typed else literal_column(str(kind))]
     for name, sql_type in _COLUMNS[1:]:
         value = given.get(name)
-        columns.append((cast(null(), sql_type) if value is None else value).label(name))
-    query = select(*columns)
-    return query.select_from(source) if source is not None else query
+        if value is None:
+            value = cast(null(), sql_type) if typed else null()
+        columns.append(value.label(name) if typed else value)
+    return select(*columns).select_from(source)
+
+
+def _named(**given: Any) -> list:
+    return [value.label(name) for name, value in given.items()]
 
 
 def _caller(by_token: bool) -> Any:
     """The caller: the live token's active user (by_token) or the given user; with the org's
     settings version, and the token's id and last use."""
-    users, orgs, tokens = User.__table__, Organization.__table__, ApiToken.__table__
+    users, orgs = User.__table__.alias("u"), Organization.__table__.alias("o")
+    tokens = ApiToken.__table__.alias("t")
     columns = [users.c.id.label("user_id"), users.c.org_id.label("org_id"),
                orgs.c.settings_version.label("version")]  # fmt: skip
     if not by_token:
@@ -113,7 +120,7 @@ def _caller(by_token: bool) -> Any:
             .select_from(users)
             .join(orgs, orgs.c.id == users.c.org_id)
             .where(users.c.id == bindparam("user_id", type_=Integer))
-            .cte("caller")
+            .cte("me")
         )
     return (
         select(*columns, tokens.c.id.label("token_id"), tokens.c.last_used_at.label("used_at"))
@@ -125,7 +132,7 @@ def _caller(by_token: bool) -> Any:
             tokens.c.revoked_at.is_(None),
             users.c.is_active.is_(True),
         )
-        .cte("caller")
+        .cte("me")
     )
 
 
@@ -137,9 +144,9 @@ def _one_of(column: Any, name: str, item_type: Any, dialect: str) -> Any:
     return column.in_(bindparam(name, expanding=True))
 
 
-def _top_open(model: type, kind: int, name: str, caller: Any, matched: Any, **given: Any) -> Any:
-    """The first three open records of `model` per matched contact."""
-    table, links = model.__table__, Association.__table__
+def _top_open(model: type, kind: int, name: str, caller: Any, matched: Any, **given: str) -> Any:
+    """The first three open records of `model` per matched contact (`given`: column names)."""
+    table, links = model.__table__.alias("r"), Association.__table__.alias("a")
     rank = func.row_number().over(
         partition_by=links.c.a_id,
         order_by=(
@@ -149,15 +156,16 @@ def _top_open(model: type, kind: int, name: str, caller: Any, matched: Any, **gi
         ),
     )
     ranked = (
-        _branch(
-            kind,
-            links,
-            key=links.c.a_id,
-            rn=rank,
-            i1=table.c.id,
-            at=table.c.last_activity_at,
-            **given,
+        select(
+            *_named(
+                key=links.c.a_id,
+                rn=rank,
+                i1=table.c.id,
+                at=table.c.last_activity_at,
+                **{label: table.c[column] for label, column in given.items()},
+            )
         )  # fmt: skip
+        .select_from(links)
         .join(caller, links.c.org_id == caller.c.org_id)
         .join(table, and_(table.c.id == links.c.b_id, table.c.org_id == caller.c.org_id))
         .where(
@@ -168,45 +176,46 @@ def _top_open(model: type, kind: int, name: str, caller: Any, matched: Any, **gi
         )
         .subquery()
     )
-    return select(*ranked.c).where(ranked.c.rn <= TOP)
+    top = ranked.c.rn <= literal_column(str(TOP))
+    return _branch(kind, ranked, **{c.name: c for c in ranked.c}).where(top)
 
 
 def _statement(dialect: str, by_token: bool) -> Any:
     """The whole answer in one statement (see the module's docstring)."""
-    contacts, companies = Contact.__table__, Company.__table__
-    owners, emails = User.__table__.alias("owners"), ContactEmail.__table__
-    every = emails.alias("every")
-    deals, tickets, domains = Deal.__table__.c, Ticket.__table__.c, CompanyDomain.__table__
+    contacts, companies = Contact.__table__.alias("c"), Company.__table__.alias("co")
+    owners, emails = User.__table__.alias("w"), ContactEmail.__table__.alias("e")
+    every, domains = ContactEmail.__table__.alias("e2"), CompanyDomain.__table__.alias("cd")
     caller = _caller(by_token)
     matched = (
         select(emails.c.email_normalized.label("address"), emails.c.contact_id, caller.c.org_id)
         .select_from(emails)
         .join(caller, emails.c.org_id == caller.c.org_id)
         .where(_one_of(emails.c.email_normalized, "addresses", String, dialect))
-        .cte("matched")
+        .cte("hits")
     )
     rank = func.row_number().over(
         partition_by=matched.c.address, order_by=(every.c.is_primary.desc(), every.c.id)
     )
     people = (
-        _branch(
-            PERSON,
-            matched,
-            key=contacts.c.id,
-            rn=rank,
-            i1=owners.c.id,
-            i2=companies.c.id,
-            s1=matched.c.address,
-            s2=contacts.c.first_name,
-            s3=contacts.c.last_name,
-            s4=contacts.c.lifecycle_stage,
-            s5=owners.c.name,
-            s6=owners.c.email,
-            s7=companies.c.name,
-            s8=every.c.email,
-            b1=contacts.c.is_marketing,
-            b2=every.c.is_primary,
+        select(
+            *_named(
+                key=contacts.c.id,
+                rn=rank,
+                i1=owners.c.id,
+                i2=companies.c.id,
+                s1=matched.c.address,
+                s2=contacts.c.first_name,
+                s3=contacts.c.last_name,
+                s4=contacts.c.lifecycle_stage,
+                s5=owners.c.name,
+                s6=owners.c.email,
+                s7=companies.c.name,
+                s8=every.c.email,
+                b1=contacts.c.is_marketing,
+                b2=every.c.is_primary,
+            )
         )  # fmt: skip
+        .select_from(matched)
         .join(
             contacts,
             and_(contacts.c.id == matched.c.contact_id, contacts.c.org_id == matched.c.org_id),
@@ -228,24 +237,25 @@ def _statement(dialect: str, by_token: bool) -> Any:
         _branch(
             CALLER,
             caller,
+            typed=True,
             key=caller.c.user_id,
             rn=caller.c.token_id,
             i1=caller.c.org_id,
             i2=caller.c.version,
             at=caller.c.used_at,
         ),  # fmt: skip
-        select(*people.c),
+        _branch(PERSON, people, **{c.name: c for c in people.c}),
         _top_open(
             Deal,
             DEAL,
             "deal",
             caller,
             matched,
-            s1=deals.name,
-            s2=deals.stage,
-            s3=deals.currency,
-            amount=deals.amount,
-            day=deals.close_date,
+            s1="name",
+            s2="stage",
+            s3="currency",
+            amount="amount",
+            day="close_date",
         ),  # fmt: skip
         _top_open(
             Ticket,
@@ -253,13 +263,11 @@ def _statement(dialect: str, by_token: bool) -> Any:
             "ticket",
             caller,
             matched,
-            s1=tickets.subject,
-            s2=tickets.status,
-            s3=tickets.priority,
+            s1="subject",
+            s2="status",
+            s3="priority",
         ),  # fmt: skip
-        _branch(
-            DOMAIN, domains, key=domains.c.company_id, rn=domains.c.id, s1=domains.c.domain
-        )  # fmt: skip
+        _branch(DOMAIN, domains, key=domains.c.company_id, rn=domains.c.id, s1=domains.c.domain)
         .join(caller, domains.c.org_id == caller.c.org_id)
         .where(domains.c.company_id.in_(select(people.c.i2))),
     ).order_by(literal_column("kind"), literal_column("rn"))
@@ -273,6 +281,7 @@ class _Prepared:
         self.by_user = _statement(dialect.name, by_token=False)
         self.by_token = _statement(dialect.name, by_token=True)
         compiled = self.by_token.compile(dialect=dialect)
+        # psycopg caches its parsing of SQL up to 4096 characters: kept under that (short aliases)
         self.token_sql, self.token_params = str(compiled), dict(compiled.params)
 
 
@@ -318,8 +327,20 @@ def lookup_for_api_token(plaintext: str, addresses: list[str]) -> dict:
     with db.engine.connect() as conn:
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         prepared = _prepared(conn)
-        rows = conn.exec_driver_sql(prepared.token_sql, {**prepared.token_params, **params}).all()
+        rows = _driver_rows(conn, prepared.token_sql, {**prepared.token_params, **params})
         return _answer(conn, rows, results, valid)
+
+
+def _driver_rows(conn: Connection, sql: str, params: dict) -> list:
+    """Run compiled SQL on the driver's cursor (prepared server-side; rows as plain tuples),
+    announced to the engine's cursor-execute listeners like any statement (logging, tests)."""
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        conn.dispatch.before_cursor_execute(conn, cursor, sql, params, None, False)
+        cursor.execute(sql, params, prepare=True)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
 
 
 def _check(addresses: list[str]) -> tuple[list[dict], dict[str, dict]]:

@@ -124,3 +124,10 @@ def test_a_tokens_last_use_is_written_at_most_once_a_minute(client, app, count_q
         assert api.get("/api/tokens").status_code == 200
     db.session.expire_all()
     assert token.last_used_at > first
+
+
+def test_the_compiled_statement_stays_short_enough_for_the_drivers_cache(app):
+    """psycopg re-parses SQL longer than 4096 characters on every call (a benchmark cost)."""
+    from server.records.lookup import _Prepared
+
+    assert len(_Prepared(db.engine.dialect).token_sql) <= 4096
