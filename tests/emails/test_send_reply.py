@@ -197,3 +197,32 @@ def test_forward_names_and_hands_over_the_stored_attachments(app, client):
     [attached] = row.content["attachments"]
     assert attached["filename"] == "quote.pdf" and len(attached["blob_key"]) == 64
     assert "Attachments: quote.pdf" in row.content["text"]
+
+
+def test_replying_to_my_own_email_goes_to_its_recipients_not_me(app, client):
+    from server.mail.mailbox_models import ConnectedMailbox
+
+    org, alice, company, bob, carol = world()
+    db.session.add(ConnectedMailbox(org_id=org.id, user_id=alice.id, provider="google",
+                                    account_id="g", address="alice@gmail.test"))  # fmt: skip
+    db.session.commit()
+    mine = log_email(
+        alice,
+        structured={
+            "message_id": "<out1@acme.test>",
+            "subject": "Proposal",
+            "from": {"email": "alice@acme.test", "name": "Alice"},
+            "to": [{"email": "bob@customer.test", "name": "Bob"}],
+            "cc": [
+                {"email": "alice@gmail.test", "name": ""},
+                {"email": "carol@customer.test", "name": ""},
+            ],
+            "text": "Here it is.",
+        },  # fmt: skip
+    ).email
+    api = ApiClient(client, alice)
+    assert api.post(f"/api/emails/{mine.id}/reply", json={"mode": "reply_all"}).status_code == 202
+    [first, second] = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    assert (first.recipient, second.recipient) == ("bob@customer.test", "carol@customer.test")
+    assert first.content["subject"] == "Re: Proposal"
+    assert first.content["to"] == [{"email": "bob@customer.test", "name": "Bob"}]
