@@ -1,8 +1,9 @@
 """Send intents (LOG-1, LOG-4, LOG-5): what a rep ticked in an add-in, carried by the sent message.
 
 Before sending, an add-in posts the rep's choices (associations, new contacts, privacy, track) and
-gets a header to add: `X-Liaison-Intent: <token>`. The token is signed with the app's SECRET_KEY
-(itsdangerous, its own salt) and names the intent, its org and its user; it is valid for 30 days.
+gets a header to add: `X-Liaison-Intent: <token>`. The token carries only a random nonce (the
+message goes to customers: no ids in it), signed with the app's SECRET_KEY under a salt naming the
+org and the user (itsdangerous), so it verifies only for that user of that org; valid 30 days.
 When a message carrying it is logged by any path (BCC, API, add-in), `resolve_intent` finds the
 intent, and `log_email` applies its choices wherever the call left them unspecified. A header
 that is forged, expired, of another org, or of another user than the one logging is ignored:
@@ -11,10 +12,12 @@ the message is logged as if it had none.
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from flask import current_app
 from itsdangerous import BadData, URLSafeTimedSerializer
+from sqlalchemy import select
 
 from ..extensions import db
 from ..orgs.models import User
@@ -26,8 +29,9 @@ MAX_AGE = 30 * 24 * 3600
 _SALT = "liaison.email-intent.v1"
 
 
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_SALT)
+def _serializer(user: User) -> URLSafeTimedSerializer:
+    salt = f"{_SALT}:org={user.org_id}:user={user.id}"
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=salt)
 
 
 def create_intent(
@@ -44,14 +48,14 @@ def create_intent(
     if privacy is not None:
         check_level(privacy)
     intent = EmailIntent(
-        org_id=user.org_id, user_id=user.id, create_contacts=create_contacts, privacy=privacy,
+        org_id=user.org_id, user_id=user.id, nonce=secrets.token_urlsafe(32),
+        create_contacts=create_contacts, privacy=privacy,
         track=track,
         associations=None if pairs is None else [{"type": t, "id": i} for t, i in pairs],
     )  # fmt: skip
     db.session.add(intent)
     db.session.commit()
-    token = _serializer().dumps({"i": intent.id, "o": user.org_id, "u": user.id})
-    return intent, token
+    return intent, _serializer(user).dumps(intent.nonce)
 
 
 def resolve_intent(user: User, token: str | None) -> EmailIntent | None:
@@ -59,15 +63,18 @@ def resolve_intent(user: User, token: str | None) -> EmailIntent | None:
     if not token:
         return None
     try:
-        data: Any = _serializer().loads(token.strip(), max_age=MAX_AGE)
+        nonce: Any = _serializer(user).loads(token.strip(), max_age=MAX_AGE)
     except BadData:
         return None
-    if not isinstance(data, dict) or data.get("o") != user.org_id or data.get("u") != user.id:
+    if not isinstance(nonce, str):
         return None
-    intent = db.session.get(EmailIntent, data.get("i")) if isinstance(data.get("i"), int) else None
-    if intent is None or intent.org_id != user.org_id or intent.user_id != user.id:
-        return None
-    return intent
+    return db.session.scalar(
+        select(EmailIntent).where(
+            EmailIntent.nonce == nonce,
+            EmailIntent.org_id == user.org_id,
+            EmailIntent.user_id == user.id,
+        )
+    )
 
 
 def intent_view(intent: EmailIntent, token: str) -> dict:

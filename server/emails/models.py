@@ -142,6 +142,7 @@ class EmailIntent(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    nonce: Mapped[str] = mapped_column(String(43), unique=True)  # what the signed header names
     associations: Mapped[list | None] = mapped_column(JSON)  # [{"type", "id"}] or None: defaults
     create_contacts: Mapped[bool | list | None] = mapped_column(JSON)
     privacy: Mapped[str | None] = mapped_column(String(10))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 from sqlalchemy import func, select
 
-from server.emails.models import LoggedEmail
+from server.emails.models import EmailIntent, LoggedEmail
 from server.extensions import db
 from server.mail.inbound import route_inbound
 from server.mail.inbound_addresses import logging_address
@@ -46,6 +49,10 @@ def test_an_intent_applies_to_the_bcc_copy(app, client):
     assert made.status_code == 201, made.json
     header = made.json["header"]
     assert header["name"] == "X-Liaison-Intent" and made.json["track"] is True
+    payload = header["value"].split(".")[0]
+    assert json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))) == (
+        db.session.get(EmailIntent, made.json["intent_id"]).nonce  # no ids go to customers
+    )
     raw = with_header(sample("calendar_invite.eml"), header["value"])
     result = route_inbound(raw, [logging_address(alice.id)], "smtp")
     assert result.status == "routed", result.reason
