@@ -91,7 +91,8 @@ def store_attachments(email: LoggedEmail, parsed: ParsedEmail) -> list[dict]:
     limit, store = max_bytes(), blob_store()
     by_hash: dict[str, LoggedEmailAttachment] = {}
     by_cid: dict[str, LoggedEmailAttachment] = {}
-    for earlier in _thread_inline(email):
+    any_inline = any(m["inline"] or m["content_id"] for m in parsed.attachments)
+    for earlier in _thread_inline(email) if any_inline else []:
         by_hash.setdefault(earlier.sha256 or "", earlier)
         if earlier.content_id:
             by_cid.setdefault(earlier.content_id, earlier)
