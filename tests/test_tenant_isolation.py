@@ -36,7 +36,7 @@ BASE_PARAMS = (
     "token_id", "user_id", "association_id",
 )  # fmt: skip
 # path parameters that name no object of an org, and the value to put in them
-NON_ID_PARAMS = {"record_type": "contact"}
+NON_ID_PARAMS = {"record_type": "custom"}  # record_id is a custom record's id
 # hand-written bodies for routes whose generated body does not pass validation: (method, rule)
 BODIES: dict[tuple[str, str], dict] = {}
 _SKIP_METHODS = {"HEAD", "OPTIONS"}
@@ -80,6 +80,12 @@ def _email(org, user, label: str) -> Any:
                        direction="out", source="api", logged_by_id=user.id)  # fmt: skip
 
 
+def _tracked_email(org, user, label: str) -> Any:
+    from server.tracking.models import TrackedEmail
+
+    return TrackedEmail(org_id=org.id, user_id=user.id, subject=label, recipient=f"{label}@x.org")
+
+
 def _subscription_type(org, user, label: str) -> Any:
     from server.consent.models import SubscriptionType
 
@@ -95,11 +101,19 @@ def _attachment(org, user, label: str) -> Any:
     return LoggedEmailAttachment(org_id=org.id, email_id=email.id, position=0, filename="a.txt")
 
 
+def _notification(org, user, label: str) -> Any:
+    from server.notifications.models import Notification
+
+    return Notification(org_id=org.id, user_id=user.id, kind="tracking.open", title=label)
+
+
 # path parameters whose objects live outside the records tables: made only when a route uses them
 EXTRA_MAKERS = {"import_id": _import_job, "mailbox_id": _mailbox, "dead_letter_id": _dead_letter,
                 "basis_id": _legal_basis, "email_id": _email}  # fmt: skip
 EXTRA_MAKERS["attachment_id"] = _attachment
 EXTRA_MAKERS["subscription_type_id"] = _subscription_type
+EXTRA_MAKERS["tracked_email_id"] = _tracked_email
+EXTRA_MAKERS["notification_id"] = _notification
 
 
 def _make_world(org, label: str, extra: set[str]) -> dict[str, Any]:
