@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
+from fakes.graph import graph_error
 from fakes.http_server import Answer
 
 from server.errors import Conflict, ServiceError
@@ -146,3 +147,63 @@ def test_nothing_listening_is_temporary(fake_graph):
         "a@x.org", ["z@x.org"], b"x"
     )
     assert isinstance(result, TemporaryFailure) and "unreachable" in result.reason
+
+
+def test_a_message_over_4_mb_goes_as_draft_upload_session_and_send(fake_graph):
+    """Graph takes at most 4 MB per request: a 6 MB attachment goes through an upload session
+    in ranges, a small one with one POST, the inline image stays in the draft's MIME."""
+    big = bytes(range(256)) * (6 * 1024 * 1024 // 256)  # 6 MB
+    small = b"%PDF-1.4 small" * 50
+    template = MessageTemplate(
+        sender=("Ann Rep", "ann@contoso.example"),
+        domain="mail.example.com",
+        attachments=[
+            Attachment("logo.png", b"\x89PNG" * 50, content_id="logo"),
+            Attachment("offer.zip", big, "application/zip"),
+            Attachment("terms.pdf", small, "application/pdf"),
+        ],
+    )
+    message = template.render(
+        to=("Zoë", "zoe@example.org"),
+        subject="Grüße",
+        html="<p><img src='cid:logo'> Hello</p>",
+    )
+    assert len(message.data) > 8 * 1024 * 1024  # base64 on the wire: far over 4 MB
+    graph = transport(fake_graph)
+    result = graph.send("ann@contoso.example", message.recipients, message.data)
+    graph.close()
+
+    assert isinstance(result, Accepted) and result.provider_id
+    [sent] = fake_graph.sent
+    assert sent.user == "ann@contoso.example"
+    assert sent.message["Message-ID"] == message.message_id
+    assert [a.name for a in sent.message.iter_attachments()] == []  # only the inline image left
+    assert b"cid:logo" in sent.mime and b"Content-ID: <logo>" in sent.mime
+    attached = {a.name: a for a in sent.attachments}
+    assert attached["offer.zip"].content == big
+    assert attached["offer.zip"].content_type == "application/zip"
+    assert attached["terms.pdf"].content == small
+    puts = [r for r in fake_graph.requests if r.method == "PUT"]
+    assert len(puts) == 2  # 6 MiB in ranges of at most 3,276,800 bytes (10 × 320 KiB)
+    assert all("authorization" not in r.headers for r in puts)
+    assert [r.headers["content-range"] for r in puts][0] == f"bytes 0-3276799/{len(big)}"
+    assert max(len(r.body) for r in fake_graph.requests) <= 4 * 1024 * 1024
+    assert fake_graph.drafts == {}
+
+
+def test_a_large_send_that_fails_midway_deletes_its_draft_and_says_why(fake_graph):
+    template = MessageTemplate(
+        sender=("Ann Rep", "ann@contoso.example"),
+        domain="mail.example.com",
+        attachments=[Attachment("offer.zip", b"z" * (5 * 1024 * 1024), "application/zip")],
+    )
+    message = template.render(to="zoe@example.org", subject="Big", text="see attached")
+    graph = transport(fake_graph)
+    throttled = graph_error(429, "ApplicationThrottled", "Too many requests", retry_after=9)
+    fake_graph.answer_step("/attachments/createUploadSession", throttled)
+    result = graph.send("ann@contoso.example", message.recipients, message.data)
+    graph.close()
+    assert isinstance(result, TemporaryFailure) and result.retry_after == 9
+    assert fake_graph.sent == []
+    assert fake_graph.drafts == {}  # deleted after the failure
+    assert fake_graph.requests[-1].method == "DELETE"
