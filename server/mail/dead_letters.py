@@ -1,12 +1,17 @@
 """Dead letters: inbound messages that could not be routed, listed and retried by org admins.
 
 A retry routes the stored bytes again to the recipients that failed: when all of them route now,
-the dead letter is "resolved"; otherwise it is "retried", with the new reason.
+the dead letter is "resolved"; otherwise it is "retried", with the new reason. Dead letters whose
+org is unknown (mail to no route of ours) are no admin's: operators list, show, retry and purge
+them with `liaison inbound dead-letters` (server/mail/inbound_cli.py), through the functions
+taking an `org` scope here ("none": no org, "all", or an org id).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import delete, select
 
 from ..clock import utcnow
 from ..errors import Conflict, NotFound, ValidationFailed
@@ -58,3 +63,40 @@ def retry_dead_letter(org_id: int | None, dead_letter_id: int) -> tuple[DeadLett
         row.status = "retried"
     db.session.commit()
     return row, result
+
+
+def _scoped(query, org: str | int):
+    """`query` limited to an operator's scope: "none" (no org), "all", or one org id."""
+    if org == "none":
+        return query.where(DeadLetter.org_id.is_(None))
+    if org == "all":
+        return query
+    return query.where(DeadLetter.org_id == int(org))
+
+
+def operator_dead_letters(
+    org: str | int = "none", status: str | None = None, limit: int = PAGE_SIZE
+) -> list[DeadLetter]:
+    """Dead letters in an operator's scope (default: those of no org), newest first."""
+    if status is not None and status not in DEAD_LETTER_STATUSES:
+        raise ValidationFailed(f"status must be one of {', '.join(DEAD_LETTER_STATUSES)}", "status")
+    query = _scoped(select(DeadLetter), org)
+    if status is not None:
+        query = query.where(DeadLetter.status == status)
+    return list(db.session.scalars(query.order_by(DeadLetter.id.desc()).limit(limit)))
+
+
+def purge_dead_letters(
+    org: str | int = "none", status: str | None = None, before: datetime | None = None
+) -> int:
+    """Delete the dead letters in scope (of a status, received before a time); commits; how many."""
+    if status is not None and status not in DEAD_LETTER_STATUSES:
+        raise ValidationFailed(f"status must be one of {', '.join(DEAD_LETTER_STATUSES)}", "status")
+    statement = _scoped(delete(DeadLetter), org)
+    if status is not None:
+        statement = statement.where(DeadLetter.status == status)
+    if before is not None:
+        statement = statement.where(DeadLetter.received_at < before)
+    count = db.session.execute(statement.execution_options(synchronize_session=False)).rowcount
+    db.session.commit()
+    return count or 0
