@@ -35,8 +35,8 @@ class Config:
     # Google identity
     GOOGLE_CLIENT_ID: str | None = None
     GOOGLE_CERTS_URL: str = "https://www.googleapis.com/oauth2/v1/certs"
-    GOOGLE_ADDON_SERVICE_ACCOUNT: str | None = None
     GMAIL_ADDON_SERVICE_ACCOUNT: str | None = None  # the add-on's service account (system ID token)
+    GMAIL_ADDON_API_TIMEOUT: float = 3.0  # seconds per Gmail API call made for a card
     GMAIL_ADDON_AUDIENCE_BASE: str | None = None  # public base of /gmail/... URLs; None: BASE_URL
     # Web sign-in and connected mailboxes (authorization-code flow); tokens encrypted at rest
     MS_CLIENT_SECRET: str | None = None
@@ -91,8 +91,8 @@ class Config:
             MS_API_AUDIENCE=_env("MS_API_AUDIENCE"),
             GOOGLE_CLIENT_ID=_env("GOOGLE_CLIENT_ID"),
             GOOGLE_CERTS_URL=_env("GOOGLE_CERTS_URL", cls.GOOGLE_CERTS_URL) or cls.GOOGLE_CERTS_URL,
-            GOOGLE_ADDON_SERVICE_ACCOUNT=_env("GOOGLE_ADDON_SERVICE_ACCOUNT"),
             GMAIL_ADDON_SERVICE_ACCOUNT=_env("GMAIL_ADDON_SERVICE_ACCOUNT"),
+            GMAIL_ADDON_API_TIMEOUT=float(_env("GMAIL_ADDON_API_TIMEOUT", "3") or 3),
             GMAIL_ADDON_AUDIENCE_BASE=_env("GMAIL_ADDON_AUDIENCE_BASE"),
             MS_CLIENT_SECRET=_env("MS_CLIENT_SECRET"),
             GOOGLE_CLIENT_SECRET=_env("GOOGLE_CLIENT_SECRET"),

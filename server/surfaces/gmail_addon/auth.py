@@ -25,9 +25,7 @@ def audience_for(path: str) -> str:
 
 def _service_account() -> str:
     config = current_app.config
-    account = config.get("GMAIL_ADDON_SERVICE_ACCOUNT") or config.get(
-        "GOOGLE_ADDON_SERVICE_ACCOUNT"
-    )
+    account = config.get("GMAIL_ADDON_SERVICE_ACCOUNT")
     if not account:
         raise Unauthorized(
             "The Gmail add-on is not configured on this server (GMAIL_ADDON_SERVICE_ACCOUNT)."

@@ -107,6 +107,5 @@ def test_user_of_a_domain_not_connected_is_refused(addon, org):
 
 def test_not_configured_server_refuses(addon, org, app):
     app.config["GMAIL_ADDON_SERVICE_ACCOUNT"] = None
-    app.config["GOOGLE_ADDON_SERVICE_ACCOUNT"] = None
 
     refused(addon.post("/gmail/homepage"), "not configured")
