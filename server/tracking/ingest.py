@@ -1,33 +1,42 @@
 """The endpoints' write path (item 9): never lose an event, never slow the endpoint down.
 
-With Redis configured (LIAISON_REDIS_URL) the endpoint only appends the raw event to the Redis
-stream `liaison:tracking:events` (XADD, no SQL; a click also reads its URL from the link cache in
-the same round trip). The `tracking.drain` task reads the stream through a consumer group in
-batches, classifies and writes events and counters in one transaction per batch, and XACKs
-(and deletes) the entries only after the commit. Entries of a consumer that died mid-batch stay
-pending and are claimed by the next drain (XAUTOCLAIM); an entry recorded before the crash but
-not acknowledged is recognised by its stream id (TrackingEvent.uid) and not recorded twice.
+With Redis configured (LIAISON_REDIS_URL) the endpoint appends the raw event to this process's
+spool file (server/tracking/spool.py: one write, no SQL, no network; a click's URL comes from an
+in-process cache of the immutable links, else the Redis link cache, else the database), and a
+shipper thread moves the lines to the Redis stream `liaison:tracking:events` in pipelined
+batches. The `tracking.drain` task reads the stream through a consumer group in batches,
+classifies and writes events and counters in one transaction per batch, and XACKs (and deletes)
+the entries only after the commit. Entries of a consumer that died mid-batch stay pending and
+are claimed by the next drain (XAUTOCLAIM); every event has its own uid (TrackingEvent.uid), so
+one shipped or read twice is recorded once.
 
 Without Redis (SQLite, demo), or when Redis fails, the endpoint records the event directly.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
+import secrets
 import socket
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 from flask import current_app, request
 
 from ..extensions import db
 from .classify import PREFETCH_FIELDS, RawEvent
+from .spool import Spool, adopt_orphans
 
 STREAM = "liaison:tracking:events"
 GROUP = "liaison-tracking"
 LINKS_KEY = "liaison:tracking:links:"
 LINK_CACHE_SECONDS = 180 * 86400
 CLAIM_IDLE_MS = 60_000
+LINK_MEMORY = 20_000  # links kept in process (a link never changes once sent)
+_UIDS = {"pid": 0, "prefix": "", "counter": itertools.count()}
+_SPOOLS: dict[tuple[int, str], Spool] = {}
 
 
 def redis_client():
@@ -49,9 +58,16 @@ def stream_name() -> str:
     return current_app.config.get("TRACKING_STREAM") or STREAM
 
 
+def _uid() -> str:
+    if _UIDS["pid"] != os.getpid():  # a fresh prefix per process (forked workers too)
+        _UIDS.update(pid=os.getpid(), prefix=secrets.token_hex(6), counter=itertools.count())
+    return f"{_UIDS['prefix']}-{next(_UIDS['counter']):x}"
+
+
 def capture(kind: str, tracked_email_id: int, position: int | None) -> dict[str, str]:
     """The raw event of this request as flat strings (what goes on the stream)."""
     fields = {
+        "u": _uid(),
         "k": kind,
         "t": str(tracked_email_id),
         "p": "" if position is None else str(position),
@@ -80,7 +96,7 @@ def parse(uid: str, fields: dict) -> RawEvent | None:
     }
     try:
         return RawEvent(
-            uid=uid,
+            uid=get.get("u") or uid,
             kind={"o": "open", "c": "click"}[get["k"]],
             tracked_email_id=int(get["t"]),
             position=int(get["p"]) if get.get("p") else None,
@@ -105,39 +121,70 @@ def _record_directly(fields: dict[str, str]) -> None:
         current_app.logger.exception("tracking event not recorded")
 
 
+def spool_directory() -> Path:
+    """Where this host's spool files live."""
+    configured = current_app.config.get("TRACKING_SPOOL")
+    return Path(configured) if configured else Path(current_app.instance_path) / "tracking-spool"
+
+
+def _spool(client) -> Spool:
+    directory = spool_directory()
+    key = (os.getpid(), str(directory))
+    spool = _SPOOLS.get(key)
+    if spool is None:
+        spool = _SPOOLS[key] = Spool(directory)
+        adopt_orphans(directory, client, stream_name())  # what a dead worker left here
+        if not current_app.testing:  # tests ship explicitly (ship_pending)
+            spool.start_shipper(client, stream_name())
+    return spool
+
+
+def ship_pending() -> int:
+    """Ship this process's spool and the host's orphaned ones to the stream now."""
+    client = redis_client()
+    if client is None:
+        return 0
+    spool = _spool(client)
+    return spool.ship(client, stream_name()) + adopt_orphans(
+        spool_directory(), client, stream_name()
+    )
+
+
 def submit(fields: dict[str, str]) -> None:
-    """Keep one raw event: on the stream, or recorded directly without Redis."""
+    """Keep one raw event: in the spool (then the stream), or recorded directly without Redis."""
     client = redis_client()
     if client is not None:
-        import redis
-
-        try:
-            client.xadd(stream_name(), fields)
-            return
-        except redis.RedisError:
-            current_app.logger.exception("tracking stream unavailable; recording directly")
+        _spool(client).append(fields)
+        return
     _record_directly(fields)
 
 
+def _link_memory() -> dict[tuple[int, int], str]:
+    return current_app.extensions.setdefault("tracking_links", {})
+
+
 def submit_click(fields: dict[str, str], tracked_email_id: int, position: int) -> str | None:
-    """Keep a click and answer its link's URL ("" for the trap, None when unknown)."""
+    """Keep a click and answer its link's URL ("" for the trap); None: unknown, not kept."""
     client = redis_client()
-    if client is not None:
+    memory = _link_memory() if client is not None else {}
+    url = memory.get((tracked_email_id, position))
+    if url is None and client is not None:
         import redis
 
         try:
-            pipe = client.pipeline(transaction=False)
-            pipe.hget(f"{LINKS_KEY}{tracked_email_id}", str(position))
-            pipe.xadd(stream_name(), fields)
-            cached, _ = pipe.execute()
-            if cached is not None:
-                return cached.decode()
-            return link_url(tracked_email_id, position, fill_cache=True)
+            cached = client.hget(f"{LINKS_KEY}{tracked_email_id}", str(position))
+            url = cached.decode() if cached is not None else None
         except redis.RedisError:
-            current_app.logger.exception("tracking stream unavailable; recording directly")
-    url = link_url(tracked_email_id, position)
-    if url is not None:
-        _record_directly(fields)
+            current_app.logger.exception("tracking link cache unavailable")
+    if url is None:
+        url = link_url(tracked_email_id, position, fill_cache=client is not None)
+    if url is None:
+        return None
+    if client is not None:
+        if len(memory) >= LINK_MEMORY:
+            memory.clear()
+        memory[(tracked_email_id, position)] = url
+    submit(fields)
     return url
 
 

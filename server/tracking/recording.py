@@ -125,7 +125,11 @@ def record_events(events: list[RawEvent]) -> int:
             select(TrackingEvent.uid).where(TrackingEvent.uid.in_([e.uid for e in events]))
         )
     )
-    events = sorted((e for e in events if e.uid not in known), key=lambda e: e.at)
+    fresh: dict[str, RawEvent] = {}
+    for event in events:  # a line shipped twice is in a batch twice
+        if event.uid not in known:
+            fresh.setdefault(event.uid, event)
+    events = sorted(fresh.values(), key=lambda e: e.at)
     if not events:
         return 0
     emails, links, clicks = _load(events)

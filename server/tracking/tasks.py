@@ -51,6 +51,7 @@ def drain(
         return 0
     stream, consumer = ingest.stream_name(), consumer or ingest.consumer_name()
     _ensure_group(client, stream)
+    ingest.ship_pending()  # this host's spools first (the web processes ship on their own)
     stored, start = 0, "0-0"
     while True:
         reply = client.xautoclaim(
