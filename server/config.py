@@ -73,6 +73,7 @@ class Config:
     TRACKING_MACHINE_WINDOW_SECONDS: float = 5.0
     TRACKING_SIGNATURES: str | None = None
     TRACKING_SENDER_IP_HOURS: float = 24.0  # a sender's recent IPs: their own opens (TRK-5)
+    TRACKING_SPOOL: str | None = None  # spool files of tracking events; None: instance folder
     BENCH_ENDPOINTS: bool = False  # bare endpoints for `liaison bench` (never in production)
     SQLALCHEMY_ENGINE_OPTIONS: dict = field(default_factory=dict)
 
@@ -126,6 +127,7 @@ class Config:
             ),
             TRACKING_SIGNATURES=_env("TRACKING_SIGNATURES"),
             TRACKING_SENDER_IP_HOURS=float(_env("TRACKING_SENDER_IP_HOURS", "24") or 24),
+            TRACKING_SPOOL=_env("TRACKING_SPOOL"),
             BENCH_ENDPOINTS=_env_bool("BENCH_ENDPOINTS", False),
         )
 
