@@ -314,7 +314,14 @@
     }
     var subject = "";
     try { subject = await call(item.subject, "getAsync"); } catch (e) { subject = ""; }
-    if (choices.track && all.length) await applyTracking(item, token, all, subject);
+    if (choices.track && all.length && !choices.tracked_email_id) {
+      // once per message: a send held after this point must not track the body twice
+      var tracking = await applyTracking(item, token, all, subject);
+      if (tracking.applied) {
+        choices.tracked_email_id = tracking.tracked_email_id;
+        await saveChoices(item, choices);
+      }
+    }
     if (choices.log && all.length) await applyLogging(item, token, choices, recipients, loggingAddress);
     event.completed({ allowEvent: true });
     return { allowEvent: true };

@@ -128,6 +128,7 @@
     var settingsAnswer = await call("GET", "/api/me/settings");
     state.settings = settingsAnswer.settings;
     compose.choices = saved && saved.source === "pane" ? saved : L.defaultChoices(state.settings);
+    if (saved && saved.tracked_email_id) compose.choices.tracked_email_id = saved.tracked_email_id;
     compose.choices.source = "pane";
     if (item.addHandlerAsync) {
       item.addHandlerAsync(Office.EventType.RecipientsChanged, function () { refreshCompose(); });
@@ -411,6 +412,10 @@
       if (p.email && !addresses.some(function (a) { return L.same(a, p.email); })) addresses.push(p.email);
     });
     var direction = from && L.same(from.email, me) ? "out" : "in";
+    if (!addresses.length) {
+      show(notice("", "Nobody to look up", "This message has no sender or recipients yet."));
+      return;
+    }
     var answers = await Promise.all([
       call("POST", "/api/lookup", { emails: addresses }),
       call("POST", "/api/emails/associations/preview", { addresses: addresses, direction: direction }),
@@ -452,7 +457,7 @@
         result.owner ? "Owner: " + result.owner.name : null),
       result.company ? el("div", { class: "meta", text: "Company: " + result.company.name }) : null,
       recordList("Open deals", result.deals, function (d) {
-        return d.name + (d.stage ? " · " + d.stage : "") +
+        return d.name + (d.stage ? " · " + d.stage.replace(/_/g, " ") : "") +
           (d.amount ? " · " + d.amount + (d.currency ? " " + d.currency : "") : "");
       }),
       recordList("Open tickets", result.tickets, function (t) {
@@ -465,9 +470,9 @@
       } }));
     } else {
       actions.appendChild(el("button", { type: "button", text: "Create deal",
-        onclick: function () { createForm(card, "deal", contact); } }));
+        "aria-label": "Create deal for " + contact.name, onclick: function () { createForm(card, "deal", contact); } }));
       actions.appendChild(el("button", { type: "button", text: "Create ticket",
-        onclick: function () { createForm(card, "ticket", contact); } }));
+        "aria-label": "Create ticket for " + contact.name, onclick: function () { createForm(card, "ticket", contact); } }));
     }
     card.appendChild(actions);
     return card;
@@ -543,8 +548,15 @@
       var answer = await call("GET", "/api/addin/tracking-status?message_id=" + encodeURIComponent(messageId));
       if (!answer.available) { box.textContent = answer.reason; return; }
       var s = answer.status;
-      if (!s) { box.textContent = "This message was not tracked."; return; }
-      if (!s.tracked) { box.textContent = "Not tracked" + (s.untracked_reason ? ": " + s.untracked_reason : "."); return; }
+      if (!s) { box.textContent = "No tracking found for this message."; return; }
+      if (!s.tracked) {
+        var why = s.untracked_reason;
+        if (why && typeof why === "object") {
+          why = Object.keys(why).map(function (a) { return a === "*" ? why[a] : a + ": " + why[a]; }).join("; ");
+        }
+        box.textContent = "Not tracked" + (why ? ": " + why : ".");
+        return;
+      }
       var opens = (s.opens && s.opens.human) || 0;
       var clicks = (s.clicks && s.clicks.human) || 0;
       box.textContent = (s.opens_trackable === false ? "Opens can't be tracked in plain text. "

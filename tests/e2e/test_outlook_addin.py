@@ -275,6 +275,12 @@ def test_compose_flow_from_recipients_to_a_tracked_and_logged_send(outlook, pane
         assert "https://shop.example/offer" not in sent["body"]["content"]  # the link rewritten
     else:
         assert sent["body"]["content"] == item["body"]["content"]
+
+    again = runtime.page.evaluate("window.__officeEmulation.send()")  # the same item sent again
+    assert again == {"allowEvent": True}
+    twice = runtime.emulation()["item"]
+    assert [r["emailAddress"] for r in twice["bcc"]] == [address]  # logged exactly once
+    assert twice["body"]["content"] == sent["body"]["content"]  # tracked once
     assert runtime.problems == []
 
 
@@ -297,6 +303,20 @@ def test_send_blocked_when_the_pane_was_never_opened_and_a_basis_is_missing(outl
     assert sent["bcc"] == [] and sent["internetHeaders"] == {}
     assert sent["body"]["content"] == "<p>Hi</p>"
     assert runtime.problems == []
+
+
+def test_send_without_a_connection_is_held_with_that_message(outlook, panes):
+    """Liaison unreachable at send time: no unchecked send; the message says why."""
+    item = {"to": ["someone@client.example"], "body": {"type": "html", "content": "<p>x</p>"}}
+    runtime = panes(320, {"mode": "compose", "accessToken": outlook.token(), "item": item})
+    runtime.page.route(re.compile(r".*/api/.*"), lambda route: route.abort())
+    runtime.open("/addin/commands.html")
+
+    result = runtime.page.evaluate("window.__officeEmulation.send()")
+
+    assert result["allowEvent"] is False
+    assert result["errorMessage"].startswith("No connection to Liaison")
+    assert runtime.emulation()["item"]["bcc"] == []
 
 
 def test_send_signed_out_blocks_and_offers_the_pane(outlook, panes):
@@ -371,6 +391,32 @@ def test_read_pane_logs_the_email_with_the_chosen_associations(outlook, panes, w
             Association.b_type == "deal", Association.b_id == deal.id))  # fmt: skip
         assert linked is not None
     pane.shot("read-logged")
+    assert pane.problems == []
+
+
+def test_read_pane_shows_the_tracking_status_of_a_message_we_sent(outlook, panes):
+    """A message the rep sent and Liaison tracked: its opens and clicks by Message-ID (TRK-5)."""
+    from server.consent.service import set_subscription
+    from server.tracking.service import create_tracked_email
+
+    ((contact_id, name, address),) = _unconsented_contacts(outlook.app, 1)
+    message_id = f"<sent-{uuid.uuid4().hex[:8]}@northwind.example>"
+    rep = _rep(outlook.app)
+    with outlook.app.app_context():
+        set_subscription(rep.org_id, rep.id, contact_id, "one_to_one", "subscribed", "outlook")
+        create_tracked_email(
+            rep.org_id, rep.id, [address], "Our offer", "<p>Hi</p>", None, message_id=message_id
+        )
+        db.session.commit()
+    item = {"from": REP_EMAIL, "to": [{"emailAddress": address, "displayName": name}],
+            "subject": "Our offer", "internetMessageId": message_id}  # fmt: skip
+    pane = panes(320, {"mode": "read", "accessToken": outlook.token(), "item": item,
+                       "user": {"email": REP_EMAIL, "name": "Lena Fischer"}})  # fmt: skip
+    pane.open("/addin/taskpane.html")
+
+    expect(pane.page.get_by_role("heading", name="Tracking")).to_be_visible()
+    expect(pane.page.get_by_text("Opened 0 times, clicked 0 times.")).to_be_visible()
+    pane.shot("read-sent")
     assert pane.problems == []
 
 
