@@ -2,6 +2,7 @@
 
 from .auth.models import *  # noqa: F403
 from .consent.models import *  # noqa: F403
+from .emails.audit_models import *  # noqa: F403
 from .emails.models import *  # noqa: F403
 from .mail.inbound_models import *  # noqa: F403
 from .mail.mailbox_models import *  # noqa: F403

@@ -4,7 +4,11 @@ A row's `content` is what to render, as JSON::
 
     {"from": {"email", "name"}, "reply_to": [{"email", "name"}], "to": [{"email", "name"}],
      "cc": [...], "subject": str, "html": str | None, "text": str | None,
-     "headers": {name: value}, "in_reply_to": str | None, "references": [str]}
+     "headers": {name: value}, "in_reply_to": str | None, "references": [str],
+     "attachments": [{"blob_key", "filename", "content_type", "content_id"}]}
+
+Attachments are read from the blob store (server/emails/blobs.py) when the message is built; one
+that is no longer stored fails the row with that reason rather than sending without it.
 
 With "merge" ({field: value}) and an optional "template_key", subject / html / text are merge
 templates rendered per recipient in a sandbox (server/mail/merge.py), each compiled once per
@@ -24,7 +28,7 @@ from flask import current_app
 
 from ..extensions import db
 from .bounces import verp_address
-from .builder import Address, BuiltMessage, build_message
+from .builder import Address, Attachment, BuiltMessage, build_message
 from .dkim import DkimSigner, load_signer
 from .gmail import GmailTransport
 from .graph import GRAPH_BASE, GraphTransport
@@ -132,10 +136,29 @@ class Delivery:
                 return signer.sign(built.data)
         return built.data
 
+    def _attachments(self, content: dict) -> list[Attachment]:
+        """The files `content["attachments"]` names in the blob store (a forward's originals)."""
+        from ..emails.blobs import blob_store
+
+        files = []
+        for item in content.get("attachments") or []:
+            try:
+                with blob_store().open(item["blob_key"]) as handle:
+                    data = handle.read()
+            except (FileNotFoundError, ValueError) as exc:
+                name = item.get("filename") or item.get("blob_key")
+                raise ValueError(f"attachment {name!r} is no longer stored") from exc
+            name = item.get("filename") or "attachment"
+            files.append(
+                Attachment(name, data, item.get("content_type") or "", item.get("content_id"))
+            )
+        return files
+
     def _build(self, row: OutboxMessage, content: dict) -> BuiltMessage:
         """A message without merge fields, built on its own."""
         sender = content["from"]
         return build_message(
+            attachments=self._attachments(content),
             sender=Address(sender["email"], sender.get("name") or ""),
             to=_addresses(content.get("to")) or [Address(row.recipient)],
             cc=_addresses(content.get("cc")),
