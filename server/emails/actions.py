@@ -109,10 +109,11 @@ def _tracking(org_id: int, email: LoggedEmail) -> dict | None:
 def email_details(user: User, email_id: int) -> dict:
     """From, to, cc, time, attachments, pin, audit and tracking status (null until tracked)."""
     email = _email(user.org_id, email_id)
+    view = email_view_for(email, user)
     return jsonable(
         {
             "id": email.id,
-            "subject": email_view_for(email, user).get("subject"),
+            "subject": view.get("subject"),
             "from": email.from_address,
             "to": email.to_addresses,
             "cc": email.cc_addresses,
@@ -123,7 +124,8 @@ def email_details(user: User, email_id: int) -> dict:
             "logged_by_id": email.logged_by_id,
             "message_id": email.message_id,
             "thread_key": email.thread_key,
-            "attachments": email.attachments or [],
+            "attachments": view.get("attachments") or [],  # none where the privacy level hides them
+            "attachments_left_out": view.get("attachments_left_out") or [],
             "pinned_at": email.pinned_at,
             "pinned_by_id": email.pinned_by_id,
             "may_delete": may_delete(user, email),

@@ -249,9 +249,14 @@ def log_email(
 
 
 def get_email(org_id: int, email_id: int) -> LoggedEmail:
-    """One logged email of the org; 404 otherwise."""
+    """One logged email of the org that is not deleted; 404 otherwise (admins restore deleted
+    ones through server/emails/actions.py)."""
     row = db.session.scalar(
-        select(LoggedEmail).where(LoggedEmail.id == email_id, LoggedEmail.org_id == org_id)
+        select(LoggedEmail).where(
+            LoggedEmail.id == email_id,
+            LoggedEmail.org_id == org_id,
+            LoggedEmail.deleted_at.is_(None),
+        )
     )
     if row is None:
         raise NotFound(f"No email {email_id} in your organization.", field="email_id")

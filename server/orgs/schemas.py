@@ -28,6 +28,7 @@ _JSON_TYPES = {
     "over_quota_action": {"type": "string", "enum": list(OVER_QUOTA_ACTIONS)},
     "daily_quota_per_user": {"type": "integer", "minimum": 0, "nullable": True},
     "extra_daily_quota": {"type": "integer", "minimum": 0},
+    "email_privacy_minimum": {"type": "string", "enum": ["full", "subject", "metadata"]},
 }  # fmt: skip
 
 

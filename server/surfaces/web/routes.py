@@ -35,6 +35,8 @@ SETTING_LABELS = {
     "create_contacts_for_unknown": "Create contacts for unknown addresses",
     "org_address": "Organization address",
     "edition": "Edition",
+    "log_internal_mail": "Log mail between colleagues",
+    "email_privacy_minimum": "Least privacy for logged emails",
 }
 
 
