@@ -271,9 +271,17 @@ def send_claimed(
     compose: Callable[[OutboxMessage], bytes],
     transport_for: Callable[[OutboxMessage], object],
     envelope_for: Callable[[OutboxMessage], str] = lambda row: row.envelope_from,
+    writer: OutcomeWriter | None = None,
 ) -> BatchReport:
     """Send each claimed row: batch checks, then compose, transport and its outcome written
-    (see server/mail/outbox_writer.py for when each outcome is durable)."""
+    (see server/mail/outbox_writer.py for when each outcome is durable). With a `writer` kept
+    across batches by the caller, the outcomes it writes are counted by the caller
+    (`count_outcomes` once the writer is closed); otherwise they are in the report."""
+    if writer is None:
+        with OutcomeWriter(worker, pipelined=True) as own:
+            report = send_claimed(ids, worker, compose, transport_for, envelope_for, own)
+        count_outcomes(own.states, report)
+        return report
     report = BatchReport()
     ids = list(ids)
     rows = _load_claimed(ids)
@@ -293,32 +301,36 @@ def send_claimed(
                 db.session.execute(statement, finish_params(row.id, worker, values)).rowcount
             )
     db.session.commit()  # the skips and the checks' own writes (e.g. a one-time basis used)
-    with OutcomeWriter(worker, pipelined=True) as writer:
-        for row in live:
-            if row.id in reasons:
-                continue
-            if _expired(row):
-                report.lost_lease += 1
-                continue
-            transport = transport_for(row)
-            wait = getattr(transport, "reserve", lambda _row: 0.0)(row)
-            if wait > 0:
-                _commit_pending()
-                reason = f"mailbox throttled; next try in {wait:.0f} s"
-                writer.write(row, _defer_values(row, wait, reason))
-                continue
-            try:
-                message = compose(row)
-            except Exception as exc:  # a message that cannot be built will never be: fail it
-                _commit_pending()
-                writer.write(row, _outcome(row, PermanentFailure(f"build: {exc}")))
-                report.errors.append(f"{row.id}: {exc}")
-                continue
+    for row in live:
+        if row.id in reasons:
+            continue
+        if _expired(row):
+            report.lost_lease += 1
+            continue
+        transport = transport_for(row)
+        wait = getattr(transport, "reserve", lambda _row: 0.0)(row)
+        if wait > 0:
             _commit_pending()
-            writer.settle()
-            result = transport.send(envelope_for(row), [row.recipient], message)
-            writer.write(row, _outcome(row, result))
-    for _row_id, state in writer.states:
+            reason = f"mailbox throttled; next try in {wait:.0f} s"
+            writer.write(row, _defer_values(row, wait, reason))
+            continue
+        try:
+            message = compose(row)
+        except Exception as exc:  # a message that cannot be built will never be: fail it
+            _commit_pending()
+            writer.write(row, _outcome(row, PermanentFailure(f"build: {exc}")))
+            report.errors.append(f"{row.id}: {exc}")
+            continue
+        _commit_pending()
+        writer.settle()
+        result = transport.send(envelope_for(row), [row.recipient], message)
+        writer.write(row, _outcome(row, result))
+    return report
+
+
+def count_outcomes(states: list[tuple[int, str]], report: BatchReport) -> None:
+    """Add a closed writer's outcomes (row id, state or '' for a lost lease) to `report`."""
+    for _row_id, state in states:
         if state == "sent":
             report.sent += 1
         elif state == "queued":
@@ -327,7 +339,6 @@ def send_claimed(
             report.failed += 1
         else:
             report.lost_lease += 1
-    return report
 
 
 def outbox_counts(group_key: str | None = None) -> dict[str, int]:

@@ -7,6 +7,7 @@ import socket
 
 from ..jobs.registry import task
 from . import outbox
+from .outbox_writer import OutcomeWriter
 
 BATCH_SIZE = 50
 MAX_BATCHES_PER_RUN = 50
@@ -26,17 +27,26 @@ def send_due(batch_size: int = BATCH_SIZE) -> dict:
 
     lease = int(current_app.config.get("OUTBOX_LEASE_SECONDS", outbox.LEASE_SECONDS))
     totals = outbox.BatchReport()
-    with Delivery() as delivery:
+    worker = worker_name()
+    # one writer for the whole run: outcomes of a batch's last messages are committed while the
+    # next batch is claimed and sent, not waited for at each batch's end
+    with Delivery() as delivery, OutcomeWriter(worker, pipelined=True) as writer:
         for _ in range(MAX_BATCHES_PER_RUN):
-            worker = worker_name()
             ids = outbox.claim_batch(worker, limit=batch_size, lease_seconds=lease)
             if not ids:
                 break
             report = outbox.send_claimed(
-                ids, worker, delivery.compose, delivery.transport_for, delivery.envelope_for
+                ids,
+                worker,
+                delivery.compose,
+                delivery.transport_for,
+                delivery.envelope_for,
+                writer=writer,
             )
             for name in ("sent", "retrying", "failed", "skipped", "lost_lease"):
                 setattr(totals, name, getattr(totals, name) + getattr(report, name))
+            totals.errors += report.errors
+    outbox.count_outcomes(writer.states, totals)
     return totals.__dict__
 
 
