@@ -19,6 +19,7 @@ import itertools
 import os
 import secrets
 import socket
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +28,7 @@ from flask import current_app, request
 
 from ..extensions import db
 from .classify import PREFETCH_FIELDS, RawEvent
-from .spool import Spool, adopt_orphans
+from .spool import Spool, adopt_orphans, entry_lines
 
 STREAM = "liaison:tracking:events"
 GROUP = "liaison-tracking"
@@ -71,7 +72,7 @@ def capture(kind: str, tracked_email_id: int, position: int | None) -> dict[str,
         "k": kind,
         "t": str(tracked_email_id),
         "p": "" if position is None else str(position),
-        "at": repr(datetime.now(UTC).timestamp()),
+        "at": repr(time.time()),
         "ip": request.remote_addr or "",
         "ua": (request.headers.get("User-Agent") or "")[:512],
         "v": "",
@@ -110,6 +111,16 @@ def parse(uid: str, fields: dict) -> RawEvent | None:
         return None
 
 
+def entry_events(entry_id: str, fields: dict) -> list[RawEvent]:
+    """The events of one stream entry (a batch of spool lines)."""
+    found = []
+    for i, event_fields in enumerate(entry_lines(fields)):
+        event = parse(f"{entry_id}:{i}", event_fields)
+        if event is not None:
+            found.append(event)
+    return found
+
+
 def _record_directly(fields: dict[str, str]) -> None:
     from .recording import record_events
 
@@ -128,6 +139,9 @@ def spool_directory() -> Path:
 
 
 def _spool(client) -> Spool:
+    cached = current_app.extensions.get("tracking_spool")
+    if cached is not None and cached.pid == os.getpid():
+        return cached
     directory = spool_directory()
     key = (os.getpid(), str(directory))
     spool = _SPOOLS.get(key)
@@ -136,6 +150,7 @@ def _spool(client) -> Spool:
         adopt_orphans(directory, client, stream_name())  # what a dead worker left here
         if not current_app.testing:  # tests ship explicitly (ship_pending)
             spool.start_shipper(client, stream_name())
+    current_app.extensions["tracking_spool"] = spool
     return spool
 
 

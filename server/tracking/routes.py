@@ -40,8 +40,6 @@ def _plain(text: str, code: int) -> Response:
     return Response(text, code, mimetype="text/plain", headers=NO_CACHE)
 
 
-@bp.get("/t/o/<path:token>")
-@bp.doc(hide=True)
 def pixel(token: str):
     """The open pixel: the GIF whatever the token; a genuine token's GET is recorded."""
     tracked_email_id = verify_open(token)
@@ -50,8 +48,6 @@ def pixel(token: str):
     return _gif()
 
 
-@bp.get("/t/c/<path:token>")
-@bp.doc(hide=True)
 def click(token: str):
     """The click redirect to the stored URL; a bad token gets a plain page and records nothing."""
     verified = verify_click(token)
@@ -70,8 +66,11 @@ def click(token: str):
     return Response(status=302, headers={"Location": url, **NO_CACHE})
 
 
-def _bench_endpoints(state) -> None:
-    """Bare endpoints for `liaison bench tracking` (LIAISON_BENCH_ENDPOINTS only)."""
+def _public_endpoints(state) -> None:
+    """The pixel and redirect as plain Flask routes (no API wrapper, no auth, not in the API
+    document); with LIAISON_BENCH_ENDPOINTS also the bare ones `liaison bench tracking` uses."""
+    state.app.add_url_rule("/t/o/<path:token>", "tracking_pixel", pixel)
+    state.app.add_url_rule("/t/c/<path:token>", "tracking_click", click)
     if not state.app.config.get("BENCH_ENDPOINTS"):
         return
     state.app.add_url_rule("/t/bench/o", "tracking_bench_pixel", _gif)
@@ -82,7 +81,7 @@ def _bench_endpoints(state) -> None:
     )
 
 
-bp.record_once(_bench_endpoints)
+bp.record_once(_public_endpoints)
 
 
 class OptionsIn(Schema):

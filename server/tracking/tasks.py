@@ -8,8 +8,8 @@ from ..jobs.registry import task
 from . import ingest
 from .recording import record_events
 
-BATCH = 500
-MAX_BATCHES = 40
+BATCH = 5  # stream entries per transaction (each up to spool.SHIP_BATCH events)
+MAX_BATCHES = 400
 
 
 def _ensure_group(client, stream: str) -> None:
@@ -29,7 +29,7 @@ def _process(client, stream: str, entries: list) -> int:
     events = []
     for entry_id, fields in entries:
         uid = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-        events.append(ingest.parse(uid, fields))
+        events.extend(ingest.entry_events(uid, fields))
     stored = record_events(events)
     ids = [entry_id for entry_id, _ in entries]
     pipe = client.pipeline(transaction=True)
