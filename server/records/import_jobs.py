@@ -156,11 +156,12 @@ def run_import(job_id: int) -> None:
         owner_id=opts.get("owner_id"),
         user_id=job.created_by_id,
     )
+    stored = job.stored_path
     try:
         import_csv(
             job.org_id,
             job.record_type,
-            job.stored_path,
+            stored,
             options,
             progress=_progress_writer(job.id),
             on_finish=lambda result: _record(job, result, options.partial),
@@ -171,6 +172,15 @@ def run_import(job_id: int) -> None:
         db.session.rollback()
         _fail(job_id, "The import stopped on an internal error; it has been logged.")
         raise
+    finally:
+        _discard(stored)
+
+
+def _discard(stored: str) -> None:
+    """Delete a finished job's upload: the rows are imported (or refused), the figures and errors
+    are on the job; the file itself is personal data not kept longer than needed."""
+    if stored:
+        Path(stored).unlink(missing_ok=True)
 
 
 def _fail(job_id: int, message: str) -> None:
