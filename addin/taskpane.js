@@ -248,7 +248,7 @@
     var contact = result.contact;
     var title = contact ? contact.name : result.email;
     var card = el("li", { class: "card", "data-address": result.email },
-      el("h3", { text: title }),
+      el("h3", { text: title, tabindex: "-1" }),
       contact && contact.name !== result.email ? el("div", { class: "address", text: result.email }) : null,
       el("div", { class: "meta" },
         el("span", { class: "badge", text: result.error ? "Invalid address" : contact ? "In CRM" : "Not in CRM" }),
@@ -316,6 +316,9 @@
             purpose: decision.transactional_only ? "transactional" : "commercial" });
         }
         await refreshCompose();
+        setStatus("Legal basis recorded for " + result.email + ".");
+        var heading = view.querySelector('li[data-address="' + CSS.escape(result.email) + '"] h3');
+        if (heading) heading.focus();  // the pane was redrawn: keep the keyboard user's place
       } catch (e) {
         button.disabled = false;
         errorBox.textContent = e.message || "Could not record the basis.";

@@ -284,6 +284,32 @@ def test_compose_flow_from_recipients_to_a_tracked_and_logged_send(outlook, pane
     assert runtime.problems == []
 
 
+def test_compose_pane_records_a_basis_with_the_keyboard_only(outlook, panes):
+    """Every control is reachable with Tab and works with Space and Enter (UI-1)."""
+    ((_, name, address),) = _unconsented_contacts(outlook.app, 1)
+    item = {"to": [address], "body": {"type": "html", "content": BODY}}
+    pane = panes(320, {"mode": "compose", "accessToken": outlook.token(), "item": item})
+    page = pane.open("/addin/taskpane.html").page
+    card = page.locator(f'li[data-address="{address}"]')
+    expect(card.get_by_text("Legal basis missing")).to_be_visible()
+
+    page.keyboard.press("Tab")
+    expect(card.get_by_label("They subscribed to one-to-one email")).to_be_focused()
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")
+    expect(card.get_by_role("button", name="Record basis")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(card.get_by_text("Legal basis: OK")).to_be_visible()
+    expect(card.get_by_role("heading", name=name)).to_be_focused()
+    expect(page.get_by_role("status").first).to_have_text(f"Legal basis recorded for {address}.")
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Track opens and clicks")).to_be_focused()
+    page.keyboard.press("Space")
+    expect(page.get_by_label("Track opens and clicks")).to_be_checked()
+    assert json.loads(pane.emulation()["item"]["sessionData"]["liaison"])["track"] is True
+    assert pane.problems == []
+
+
 def test_send_blocked_when_the_pane_was_never_opened_and_a_basis_is_missing(outlook, panes):
     """With the pane closed the handler uses the defaults, asks the gate and blocks, offering
     to open the pane; nothing is added to the message (GDPR-1, UI-1)."""
