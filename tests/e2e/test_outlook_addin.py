@@ -29,7 +29,7 @@ from server.records.models import Association, Contact, ContactEmail, Deal
 from server.surfaces.web.seed import seed_demo
 from server.surfaces.web.seed_data import DEMO_ORG_NAME, DEMO_TENANT_ID
 
-from .conftest import CHROMIUM, SCREENSHOTS, WAIT_MS, LiveServer
+from .conftest import SCREENSHOTS, WAIT_MS, LiveServer
 
 pytestmark = pytest.mark.e2e
 
@@ -88,18 +88,6 @@ def outlook(tmp_path_factory):
     issuer.stop()
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
-        )
-        yield browser
-        browser.close()
-
-
 class Pane:
     """One add-in page (task pane, event runtime or dialog) in its own browser context."""
 
@@ -147,11 +135,11 @@ class Pane:
 
 
 @pytest.fixture
-def panes(chromium, outlook):
+def panes(browser, outlook):
     opened: list[Pane] = []
 
     def make(width: int, emulation: dict) -> Pane:
-        pane = Pane(chromium, outlook, width, emulation)
+        pane = Pane(browser, outlook, width, emulation)
         opened.append(pane)
         return pane
 
