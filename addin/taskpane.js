@@ -168,7 +168,10 @@
         call("POST", "/api/lookup", { emails: all }),
         call("POST", "/api/consent/check", { recipients: all, purpose: "commercial" }),
         call("POST", "/api/emails/associations/preview", { addresses: all, direction: "out" }),
-        call("POST", "/api/addin/tracking-options", { recipients: all, body_type: bodyType }),
+        call("POST", "/api/tracking/options", { recipients: all, body_type: bodyType }).catch(function (e) {
+          if (!L.isMissing(e)) throw e;
+          return { available: false, reason: "Tracking is not available on this Liaison server yet." };
+        }),
       ]);
       data.lookup = answers[0];
       data.consent = answers[1];

@@ -1,4 +1,4 @@
-"""The Outlook add-in's files and two pane helpers (UI-1, TRK-2, TRK-5, TRK-10).
+"""The Outlook add-in's files and a pane helper (UI-1, TRK-5).
 
 Serves addin/ at /addin/... (HTML with the Office.js URL filled in, scripts with this service's
 absolute origin: the event runtime of classic Outlook has no page to resolve relative URLs
@@ -14,8 +14,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from apiflask import APIBlueprint, Schema
-from apiflask.fields import Boolean, List, Raw, String
-from apiflask.validators import Length, OneOf
+from apiflask.fields import Boolean, Raw, String
+from apiflask.validators import Length
 from flask import Response, current_app, request
 from werkzeug.security import safe_join
 
@@ -89,40 +89,13 @@ def officeaddins_allowed():
     return {"allowed": [f"{service_origin()}/addin/"]}
 
 
-def _tracking(name: str):
-    """A function of tracking's service, or None where tracking is not deployed."""
+def _tracking_status():
+    """tracking's status look-up, or None where tracking is not deployed."""
     try:
-        from ..tracking import service, status
+        from ..tracking.status import tracking_status
     except ImportError:
         return None
-    return getattr(service, name, None) or getattr(status, name, None)
-
-
-class TrackingOptionsIn(Schema):
-    recipients = List(String(validate=Length(1, 320)), load_default=list, validate=Length(0, 500))
-    body_type = String(load_default="html", validate=OneOf(["html", "text"]))
-
-
-class TrackingOptionsOut(Schema):
-    available = Boolean()
-    reason = String(allow_none=True)
-    track = Raw()
-    opens_trackable = Boolean(allow_none=True)
-    opens_reason = String(allow_none=True)
-    recipients = Raw()
-
-
-@bp.post("/api/addin/tracking-options")
-@bp.input(TrackingOptionsIn, arg_name="body")
-@bp.output(TrackingOptionsOut)
-@bp.doc(summary="The compose pane's Track box: tracking's answer for these recipients")
-@auth_required()
-def tracking_options_route(body: dict):
-    options = _tracking("tracking_options")
-    if options is None:
-        return {"available": False, "reason": _UNAVAILABLE, "track": {}, "recipients": {}}
-    answer = options(current_user(), body["recipients"], body["body_type"])
-    return {"available": True, "reason": None, **answer}
+    return tracking_status
 
 
 class TrackingStatusQuery(Schema):
@@ -141,7 +114,7 @@ class TrackingStatusOut(Schema):
 @bp.doc(summary="Opens and clicks of a message we sent, found by its Message-ID (read pane)")
 @auth_required()
 def tracking_status_route(query: dict):
-    status = _tracking("tracking_status")
+    status = _tracking_status()
     if status is None:
         return {"available": False, "reason": _UNAVAILABLE, "status": None}
     found = status(current_user().org_id, message_id=query["message_id"])

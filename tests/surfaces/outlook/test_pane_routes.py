@@ -1,6 +1,6 @@
-"""The add-in's files and pane helpers over HTTP (UI-1, TRK-2, TRK-10): the Office.js switch, the
-absolute origin in scripts, no file outside addin/, the well-known file for the event runtime,
-and the Track box / tracking status relayed from tracking's service."""
+"""The add-in's files and pane helper over HTTP (UI-1, TRK-5): the Office.js switch, the absolute
+origin in scripts, no file outside addin/, the well-known file for the event runtime, and a sent
+message's tracking status relayed from tracking's service."""
 
 from __future__ import annotations
 
@@ -56,25 +56,8 @@ def test_well_known_file_allows_the_add_in_origin(app, client, monkeypatch):
     assert answer.json == {"allowed": ["https://crm.example.com/addin/"]}
 
 
-def test_pane_helpers_need_a_signed_in_user(client):
-    assert client.post("/api/addin/tracking-options", json={}).status_code == 401
+def test_pane_helper_needs_a_signed_in_user(client):
     assert client.get("/api/addin/tracking-status?message_id=x").status_code == 401
-
-
-def test_track_box_follows_tracking_for_unknown_recipients(app, client):
-    """TRK-10: a recipient who is no contact is never tracked; the reason comes from tracking."""
-    org = make_org("Contoso")
-    api = ApiClient(client, make_user(org, email="rep@contoso.example"))
-    answer = api.post(
-        "/api/addin/tracking-options",
-        json={"recipients": ["stranger@elsewhere.example"], "body_type": "text"},
-    )
-    assert answer.status_code == 200, answer.json
-    if not answer.json["available"]:
-        pytest.skip("tracking is not deployed in this checkout")
-    assert answer.json["track"]["allowed"] is False
-    assert answer.json["track"]["reason"]
-    assert answer.json["opens_trackable"] is False
 
 
 def test_tracking_status_of_an_unknown_message_is_empty(app, client):
@@ -82,12 +65,12 @@ def test_tracking_status_of_an_unknown_message_is_empty(app, client):
     api = ApiClient(client, make_user(org, email="rep@contoso.example"))
     answer = api.get("/api/addin/tracking-status?message_id=%3Cnone%40example.com%3E")
     assert answer.status_code == 200
-    assert answer.json["status"] is None
+    assert answer.json == {"available": True, "reason": None, "status": None}
 
 
-def test_tracking_options_input_is_checked(app, client):
+def test_tracking_status_needs_a_message_id(app, client):
     org = make_org("Contoso")
     api = ApiClient(client, make_user(org, email="rep@contoso.example"))
-    answer = api.post("/api/addin/tracking-options", json={"body_type": "rtf"})
+    answer = api.get("/api/addin/tracking-status")
     assert answer.status_code == 422
-    assert "body_type" in str(answer.json)
+    assert "message_id" in str(answer.json)
