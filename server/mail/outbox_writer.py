@@ -6,17 +6,19 @@ An outcome is one prebuilt UPDATE ... WHERE id = :row_id AND state = 'sending' A
 Modes (chosen per batch by `OutcomeWriter`):
 - session (SQLite, a single writer; and `record_result` called from outside a batch): UPDATE +
   COMMIT in the session, before the next message goes.
-- pipelined (PostgreSQL): a writer thread with a connection of its own writes the outcomes while
-  the main thread composes and sends the next messages; it takes everything queued as one group:
-  one UPDATE per row and one COMMIT per group (a durable commit costs a WAL flush, ~5 ms on the
-  benchmark machine, against ~1 ms per SMTP message, so one commit per message caps a worker at
-  ~200 messages/s). Before each send the main thread waits until at most
-  `UNWRITTEN_WHILE_SENDING` outcomes are not yet committed. So at a crash at most
+- pipelined (PostgreSQL): outcomes are written in groups on an autocommit connection of the
+  writer's own, asynchronously (libpq's non-blocking send; no thread): while one group's UPDATE
+  and its commit run in the server, the next messages are composed and sent, and their outcomes
+  gather into the next group. A group is one statement per set of columns (arrays unnested), all
+  in one query string: one implicit transaction, one round trip, one commit (a durable commit
+  costs a WAL flush, ~5 ms on the benchmark machine, against ~1 ms per SMTP message, so one
+  commit per message capped a worker at ~200 messages/s). Before each send the writer waits
+  until at most `UNWRITTEN_WHILE_SENDING` outcomes are not yet committed. So at a crash at most
   UNWRITTEN_WHILE_SENDING + 1 messages per worker were accepted by their transport without their
-  row saying so (the uncommitted group and the message in flight): those are the only possible
+  row saying so (the uncommitted outcomes and the message in flight): those are the only possible
   duplicates (their lease expires, another worker sends them again, counted in `reclaimed`).
   Nothing is lost: a row is marked sent only after its transport accepted it, and every outcome
-  is committed before its batch's `send_claimed` returns.
+  is committed before the writer is closed (at the end of `send_due`'s run).
 
 Once a row is durably marked sent, "mail.sent" is published from the main thread (in the session,
 in a transaction of its own that is committed right after; a subscriber that fails is logged and
@@ -27,9 +29,9 @@ dict look-up per message; subscribers filter on the payload (e.g. the group_key)
 from __future__ import annotations
 
 import logging
-import threading
-from collections import deque
+import select
 
+from psycopg import pq, sql
 from sqlalchemy import Update, bindparam, update
 
 from .. import events
@@ -40,8 +42,6 @@ from .models import OutboxMessage
 SENT_EVENT = "mail.sent"
 # outcomes not yet committed while the next message goes: bounds the duplicates after a crash
 UNWRITTEN_WHILE_SENDING = 16
-GROUP_SIZE = 8  # the writer thread wakes for this many outcomes (fewer GIL hand-overs) ...
-GROUP_WAIT_SECONDS = 0.05  # ... or after this long with at least one
 
 log = logging.getLogger(__name__)
 
@@ -103,76 +103,70 @@ def publish_sent(payloads: list[dict]) -> None:
 
 
 class OutcomeWriter:
-    """Writes one batch's outcomes; `states` lists (row id, new state or '' if the lease was
-    lost) once the block has exited."""
+    """Writes outcomes of one or more batches; `states` lists (row id, new state or '' if the
+    lease was lost) once written (all of them once the block has exited)."""
 
     def __init__(self, worker: str, *, pipelined: bool = False) -> None:
         self.worker = worker
         self.pipelined = pipelined
         self.states: list[tuple[int, str]] = []
-        self._queue: deque[tuple[int, dict, dict | None]] = deque()
+        self._pending: list[tuple[int, dict, dict | None]] = []
+        self._inflight: list[tuple[int, dict, dict | None]] = []
+        self._raw = None  # the pool's connection, and its psycopg connection
+        self._pg = None
         self._sent: list[dict] = []  # payloads of rows marked sent, not yet published
-        self._unwritten = 0
-        self._closing = False
-        self._urgent = False  # the main thread waits for the writer
-        self._error: BaseException | None = None
-        self._ready = threading.Condition()
-        self._thread: threading.Thread | None = None
 
     def __enter__(self) -> OutcomeWriter:
         if self.pipelined and db.engine.dialect.name == "postgresql":
-            self._thread = threading.Thread(
-                target=self._run, args=(db.engine,), name="outbox-writer", daemon=True
-            )
-            self._thread.start()
+            self._raw = db.engine.raw_connection()
+            self._pg = self._raw.driver_connection
+            self._pg.autocommit = True
         return self
 
-    def __exit__(self, *_exc) -> None:
-        if self._thread is None:
+    def __exit__(self, *exc) -> None:
+        if self._raw is None:
             return
-        with self._ready:
-            self._closing = True
-            self._ready.notify_all()
-        self._thread.join()
+        healthy = False
+        try:
+            while self._pending or self._inflight:
+                self._pump(block=True)
+            healthy = True
+        finally:
+            if healthy:
+                self._pg.autocommit = False
+                self._raw.close()
+            else:  # a query may still be running on it: never hand it back to the pool
+                self._raw.invalidate()
+                self._raw.close()
+            self._raw = self._pg = None
         self._publish()
-        if self._error is not None and _exc[0] is None:
-            raise RuntimeError("the outbox writer failed") from self._error
+
+    @property
+    def unwritten(self) -> int:
+        """Outcomes handed to the writer and not yet committed."""
+        return len(self._pending) + len(self._inflight)
 
     def write(self, row: OutboxMessage, values: dict) -> None:
-        """Record a row's outcome: queued for the writer thread, or written now."""
+        """Record a row's outcome: gathered for the next group, or written now (no group)."""
         wanted = values["state"] == "sent" and events.has_subscribers(SENT_EVENT)
         payload = sent_payload(row) if wanted else None
-        if self._thread is None:
+        if self._raw is None or not set(values) <= _PG_TYPES.keys():
             state = self._write_in_session(row, values)
             self.states.append((row.id, state))
             if state and payload:
                 publish_sent([payload])
             return
-        with self._ready:
-            if self._error is not None:
-                raise RuntimeError("the outbox writer failed") from self._error
-            self._queue.append((row.id, values, payload))
-            self._unwritten += 1
-            if len(self._queue) >= GROUP_SIZE:
-                self._ready.notify_all()
-
-    def _publish(self) -> None:
-        with self._ready:
-            payloads, self._sent = self._sent, []
-        if payloads:
-            publish_sent(payloads)
+        self._pending.append((row.id, values, payload))
+        self._pump(block=False)
 
     def settle(self, unwritten: int = UNWRITTEN_WHILE_SENDING) -> None:
-        """Wait until at most `unwritten` outcomes are not yet durable (call before a send)."""
-        if self._thread is None:
+        """Collect finished groups, start the next; wait while more than `unwritten` outcomes
+        are not yet committed (call before a send)."""
+        if self._raw is None:
             return
-        with self._ready:
-            while self._unwritten > unwritten and self._error is None:
-                self._urgent = True
-                self._ready.notify_all()
-                self._ready.wait()
-            if self._error is not None:
-                raise RuntimeError("the outbox writer failed") from self._error
+        self._pump(block=False)
+        while self.unwritten > unwritten:
+            self._pump(block=True)
         self._publish()
 
     def _write_in_session(self, row: OutboxMessage, values: dict) -> str:
@@ -181,35 +175,47 @@ class OutcomeWriter:
         db.session.commit()
         return values["state"] if done.rowcount else ""
 
-    def _run(self, engine) -> None:
-        """The writer thread: writes what is queued, in order, one transaction per group."""
-        try:
-            with engine.connect() as conn:
-                while True:
-                    with self._ready:
-                        while len(self._queue) < GROUP_SIZE and not (self._closing or self._urgent):
-                            if not self._ready.wait(GROUP_WAIT_SECONDS) and self._queue:
-                                break
-                        if not self._queue:
-                            return
-                        group = list(self._queue)
-                        self._urgent = False
-                    with conn.begin():
-                        written = write_group(conn, self.worker, group)
-                    with self._ready:  # durable now: the COMMIT returned
-                        for _ in group:
-                            self._queue.popleft()
-                        for row_id, values, payload in group:
-                            state = values["state"] if row_id in written else ""
-                            self.states.append((row_id, state))
-                            if state and payload is not None:
-                                self._sent.append(payload)
-                        self._unwritten -= len(group)
-                        self._ready.notify_all()
-        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
-            with self._ready:
-                self._error = exc
-                self._ready.notify_all()
+    def _pump(self, *, block: bool) -> None:
+        """Finish the group in flight if it is done (or wait for it), then send the next."""
+        if self._inflight and not self._receive(block):
+            return
+        if self._pending:
+            self._inflight, self._pending = self._pending, []
+            pgconn = self._pg.pgconn
+            pgconn.send_query(group_query(self._pg, self.worker, self._inflight))
+            while pgconn.flush():  # 1: more to send
+                select.select([], [pgconn.socket], [])
+
+    def _receive(self, block: bool) -> bool:
+        """True once the group in flight is committed (its results read)."""
+        pgconn = self._pg.pgconn
+        pgconn.consume_input()
+        while pgconn.is_busy():
+            if not block:
+                return False
+            select.select([pgconn.socket], [], [])
+            pgconn.consume_input()
+        written: set[int] = set()
+        errors = []
+        while (result := pgconn.get_result()) is not None:
+            if result.status == pq.ExecStatus.TUPLES_OK:
+                written.update(int(result.get_value(i, 0)) for i in range(result.ntuples))
+            else:
+                errors.append((result.error_message or b"").decode(errors="replace"))
+        group, self._inflight = self._inflight, []
+        if errors:  # nothing of the group was committed: the rows keep their lease
+            raise RuntimeError(f"writing outbox outcomes failed: {errors[0]}")
+        for row_id, values, payload in group:
+            state = values["state"] if row_id in written else ""
+            self.states.append((row_id, state))
+            if state and payload is not None:
+                self._sent.append(payload)
+        return True
+
+    def _publish(self) -> None:
+        payloads, self._sent = self._sent, []
+        if payloads:
+            publish_sent(payloads)
 
 
 _PG_TYPES = {
@@ -222,33 +228,34 @@ _PG_TYPES = {
 }
 
 
-def _group_sql(columns: tuple[str, ...]) -> str:
-    """One PostgreSQL UPDATE for many rows' outcomes with the same columns (arrays unnested)."""
-    arrays = ", ".join(["%(ids)s::integer[]"] + [f"%({c})s::{_PG_TYPES[c]}[]" for c in columns])
-    sets = ", ".join(f"{c} = v.{c}" for c in columns)
-    return (
-        f"UPDATE outbox_messages AS o SET lease_owner = NULL, lease_expires_at = NULL, "
-        f"updated_at = %(now)s, {sets} FROM unnest({arrays}) AS v(id, {', '.join(columns)}) "
-        f"WHERE o.id = v.id AND o.state = 'sending' AND o.lease_owner = %(worker)s "
-        f"RETURNING o.id"
-    )
-
-
-def write_group(conn, worker: str, group: list[tuple[int, dict, dict | None]]) -> set[int]:
-    """Write a group of outcomes on `conn` (PostgreSQL, in the caller's transaction): one
-    statement per set of columns; the ids of the rows this worker still held."""
+def group_query(conn, worker: str, group: list[tuple[int, dict, dict | None]]) -> bytes:
+    """The SQL writing a group of outcomes (PostgreSQL): one UPDATE ... FROM unnest(arrays)
+    RETURNING id per set of columns, in one query string (one implicit transaction)."""
     by_columns: dict[tuple[str, ...], list[tuple[int, dict]]] = {}
     for row_id, values, _payload in group:
         by_columns.setdefault(tuple(sorted(values)), []).append((row_id, values))
-    written: set[int] = set()
+    statements = []
     for columns, items in by_columns.items():
-        if not set(columns) <= _PG_TYPES.keys():
-            for row_id, values in items:
-                statement = finish_statement(columns)
-                if conn.execute(statement, finish_params(row_id, worker, values)).rowcount:
-                    written.add(row_id)
-            continue
-        params = {c: [values[c] for _id, values in items] for c in columns}
-        params.update(ids=[row_id for row_id, _values in items], now=utcnow(), worker=worker)
-        written.update(i for (i,) in conn.exec_driver_sql(_group_sql(columns), params))
-    return written
+        arrays = [sql.SQL("{}::integer[]").format(sql.Literal([i for i, _v in items]))]
+        arrays += [
+            sql.SQL("{}::" + _PG_TYPES[c] + "[]").format(sql.Literal([v[c] for _i, v in items]))
+            for c in columns
+        ]
+        statements.append(
+            sql.SQL(
+                "UPDATE outbox_messages AS o SET lease_owner = NULL, lease_expires_at = NULL, "
+                "updated_at = {now}, {sets} FROM unnest({arrays}) AS v(id, {names}) "
+                "WHERE o.id = v.id AND o.state = 'sending' AND o.lease_owner = {worker} "
+                "RETURNING o.id"
+            ).format(
+                now=sql.Literal(utcnow()),
+                sets=sql.SQL(", ").join(
+                    sql.SQL("{} = v.{}").format(sql.Identifier(c), sql.Identifier(c))
+                    for c in columns
+                ),
+                arrays=sql.SQL(", ").join(arrays),
+                names=sql.SQL(", ").join(sql.Identifier(c) for c in columns),
+                worker=sql.Literal(worker),
+            )
+        )
+    return sql.SQL("; ").join(statements).as_bytes(conn)
