@@ -40,13 +40,15 @@ class LoggedEmail(db.Model):
     __table_args__ = (
         UniqueConstraint("org_id", "message_key", name="uq_logged_emails_org_key"),
         Index("ix_logged_emails_org_thread", "org_id", "thread_key"),
+        Index("ix_logged_emails_org_provider_thread", "org_id", "provider_thread_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     message_key: Mapped[str] = mapped_column(String(255))
     message_id: Mapped[str | None] = mapped_column(String(998))
-    thread_key: Mapped[str] = mapped_column(String(255))
+    thread_key: Mapped[str] = mapped_column(String(255))  # see server/emails/threads.py
+    provider_thread_id: Mapped[str | None] = mapped_column(String(255))  # Gmail threadId, ...
     in_reply_to: Mapped[str | None] = mapped_column(String(998))
     reference_ids: Mapped[list] = mapped_column(JSON, default=list)  # References, normalized
     subject: Mapped[str] = mapped_column(Text, default="")

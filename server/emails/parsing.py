@@ -52,7 +52,7 @@ class ParsedEmail:
     def thread_key(self) -> str:
         """The conversation root: the first Reference, else In-Reply-To, else the message itself."""
         root = self.references[0] if self.references else self.in_reply_to
-        return _fit("mid:" + root) if root else self.key
+        return fit_key("mid:" + root) if root else self.key
 
 
 def normalize_message_id(value: str | None) -> str | None:
@@ -68,7 +68,8 @@ def normalize_message_id(value: str | None) -> str | None:
     return f"{local}@{domain.lower()}" if at else text
 
 
-def _fit(key: str) -> str:
+def fit_key(key: str) -> str:
+    """`key` itself when it fits the key column, else a digest of it."""
     if len(key) <= MAX_KEY:
         return key
     return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
@@ -78,7 +79,7 @@ def message_key(parsed: ParsedEmail) -> str:
     """`mid:<normalized Message-ID>`; without one, `sha256:` of From, Date, Subject and the first
     1 KiB of the body, so each delivery of the same message derives the same key."""
     if parsed.message_id:
-        return _fit("mid:" + parsed.message_id)
+        return fit_key("mid:" + parsed.message_id)
     date = parsed.sent_at.isoformat() if parsed.sent_at else ""
     body = (parsed.text or parsed.html or "").strip().encode("utf-8", "replace")[:BODY_KEY_BYTES]
     digest = hashlib.sha256()

@@ -82,6 +82,7 @@ def log(json_data):
         direction=json_data.get("direction"),
         privacy=json_data.get("privacy"),
         intent=json_data.get("intent"),
+        provider_thread_id=json_data.get("provider_thread_id"),
     )
     return {
         "status": result.status,

@@ -52,6 +52,12 @@ class EmailLogIn(Schema):
     email = Nested(StructuredEmail, metadata={"description": "or the email field by field"})
     source = String(load_default="api", validate=OneOf(SOURCES))
     direction = String(allow_none=True, validate=OneOf(DIRECTIONS))
+    provider_thread_id = String(
+        allow_none=True,
+        validate=Length(max=255),
+        metadata={"description": "the mail provider's conversation id (Gmail threadId, Outlook "
+                  "conversationId): groups the thread whatever order its messages arrive in"},
+    )  # fmt: skip
     associations = List(
         Nested(EmailRecordRef),
         allow_none=True,

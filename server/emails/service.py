@@ -35,6 +35,7 @@ from .never_log import apply_never_log, other_parties, own_addresses
 from .parsing import ParsedEmail, parse_mime, parse_structured
 from .privacy import choose_level, email_view, stricter
 from .sanitize import sanitize_html
+from .threads import adopt_earlier_relatives, thread_key_for
 
 __all__ = ["LogResult", "email_view", "get_email", "log_email", "preview_associations"]
 
@@ -139,13 +140,21 @@ _explicit = explicit_associations
 
 
 def _insert_or_get(
-    user: User, parsed: ParsedEmail, direction: str, source: str, privacy: str, intent_id
+    user: User,
+    parsed: ParsedEmail,
+    direction: str,
+    source: str,
+    privacy: str,
+    intent_id,
+    provider_thread_id: str | None = None,
 ) -> tuple[LoggedEmail, bool]:
     key = parsed.key
     html, remote = sanitize_html(parsed.html)
+    thread_key = thread_key_for(user.org_id, parsed, provider_thread_id)
     created = insert_if_absent(
         LoggedEmail, org_id=user.org_id, message_key=key, message_id=parsed.message_id,
-        thread_key=parsed.thread_key, in_reply_to=parsed.in_reply_to,
+        thread_key=thread_key, provider_thread_id=provider_thread_id,
+        in_reply_to=parsed.in_reply_to,
         reference_ids=parsed.references, subject=parsed.subject, from_address=parsed.from_address,
         to_addresses=parsed.to, cc_addresses=parsed.cc, sent_at=parsed.sent_at,
         direction=direction, source=source, logged_by_id=user.id, body_html_raw=parsed.html,
@@ -161,6 +170,10 @@ def _insert_or_get(
             .execution_options(populate_existing=True)
         )  # fmt: skip
         row.privacy = stricter(row.privacy or "full", privacy)
+        if provider_thread_id and not row.provider_thread_id:
+            row.provider_thread_id = provider_thread_id
+    if created or provider_thread_id:
+        adopt_earlier_relatives(row)
     if parsed.attachments and not row.attachments:  # e.g. an add-in's log, then the BCC copy
         row.attachments = store_attachments(row, parsed)
     return row, created
@@ -197,6 +210,7 @@ def log_email(
     direction: str | None = None,
     privacy: str | None = None,
     intent: str | None = None,
+    provider_thread_id: str | None = None,
 ) -> LogResult:
     """Log one email (raw MIME or structured) for `user`; see the module docstring.
 
@@ -207,6 +221,7 @@ def log_email(
     exclude answers status "not_logged" with the reason, and nothing is written. `privacy`
     None → full (or the intent's), never below the org minimum. `intent` is a send intent's
     header value (a raw message's own X-Liaison-Intent header is read too).
+    `provider_thread_id` (Gmail threadId, Outlook conversationId) groups the thread (LOG-8).
     """
     if source not in SOURCES:
         raise ValidationFailed(f"source must be one of {', '.join(SOURCES)}.", field="source")
@@ -238,7 +253,13 @@ def log_email(
         if created:
             result.created_contact_ids.append(contact_id)
     email, created = _insert_or_get(
-        user, parsed, direction, source, level, chosen.id if chosen else None
+        user,
+        parsed,
+        direction,
+        source,
+        level,
+        chosen.id if chosen else None,
+        (provider_thread_id or "").strip()[:255] or None,
     )
     _associate(user, email, list(dict.fromkeys(pairs)), source)
     db.session.commit()

@@ -134,7 +134,11 @@ def test_inline_images_are_stored_once_per_thread(app):
         view = email_view(email, alice)
         assert f'src="/api/emails/{email.id}/attachments/{item["id"]}"' in view["body_html"]
     assert first.thread_key == same.thread_key == recoded.thread_key
-    other_thread = reply_quoting_logo("r4@acme.test").replace(b"quote-1@", b"other-1@")
+    other_thread = (
+        reply_quoting_logo("r4@acme.test")
+        .replace(b"quote-1@", b"other-1@")
+        .replace(b"reply-1@", b"other-2@")  # names no logged message: another thread (LOG-8)
+    )
     log_email(alice, raw=other_thread)
     assert rows()[-1].duplicate_of_id is None  # another thread: its own row (same blob by hash)
 

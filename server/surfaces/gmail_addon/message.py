@@ -199,7 +199,8 @@ def log_open_message(
             new.append(rest)
         elif rest.isdigit():
             associations.append({"type": kind, "id": int(rest)})
-    raw = raw_bytes(get_message(event, "raw"))
+    resource = get_message(event, "raw")
+    raw = raw_bytes(resource)
     options: dict[str, Any] = {}
     if privacy and contracts.privacy_levels():
         options["privacy"] = privacy
@@ -210,6 +211,7 @@ def log_open_message(
         source="gmail",
         create_contacts=new,
         direction=state.get("direction"),
+        provider_thread_id=resource.get("threadId"),
         **options,
     )
     if result.status == "not_logged":
