@@ -333,6 +333,56 @@ def test_send_without_a_connection_is_held_with_that_message(outlook, panes):
     assert runtime.emulation()["item"]["bcc"] == []
 
 
+WORKER = """
+const ok = (cb, value) => setTimeout(() => cb({status: "succeeded", value}), 0);
+const last = (args) => [...args].reverse().find((a) => typeof a === "function");
+const item = {
+  to: {getAsync: (...a) => ok(last(a), TO.map((e) => ({emailAddress: e, displayName: e})))},
+  cc: {getAsync: (...a) => ok(last(a), [])},
+  bcc: {getAsync: (...a) => ok(last(a), []), addAsync: (...a) => ok(last(a))},
+  subject: {getAsync: (...a) => ok(last(a), "Hi")},
+  body: {getTypeAsync: (...a) => ok(last(a), "html"), getAsync: (...a) => ok(last(a), "<p>Hi</p>"),
+         setAsync: (...a) => ok(last(a))},
+  internetHeaders: {setAsync: (...a) => ok(last(a))},
+  sessionData: {getAsync: (...a) => setTimeout(() => last(a)({status: "failed", error: {}}), 0),
+                setAsync: (...a) => ok(last(a))},
+};
+const names = [];
+self.Office = {
+  AsyncResultStatus: {Succeeded: "succeeded"},
+  actions: {associate: (name, fn) => { names.push(name); self[name] = fn; }},
+  auth: {getAccessToken: () => Promise.resolve(TOKEN)},
+  context: {mailbox: {item}},
+};
+importScripts(SCRIPT);
+self.onMessageSendHandler({completed: (options) => postMessage({names, options,
+  dom: typeof document, storage: typeof localStorage})});
+"""
+
+
+def test_send_handler_runs_without_a_dom_like_the_javascript_only_runtime(outlook, panes):
+    """Classic Outlook loads commands.js alone, with no DOM and no localStorage: in a Web
+    Worker it still associates both handlers and answers the send from absolute URLs (UI-1)."""
+    ((_, _, address),) = _unconsented_contacts(outlook.app, 1)
+    page = panes(320, {"mode": "compose", "item": {}}).open("/addin/commands.html").page
+    code = (
+        f"const TO = {json.dumps([address])}; const TOKEN = {json.dumps(outlook.token())};"
+        f" const SCRIPT = {json.dumps(outlook.url + '/addin/commands.js')};" + WORKER
+    )
+    answer = page.evaluate(
+        """(code) => new Promise((resolve, reject) => {
+             const worker = new Worker(URL.createObjectURL(new Blob([code])));
+             worker.onmessage = (e) => resolve(e.data);
+             worker.onerror = (e) => reject(new Error(e.message));
+           })""",
+        code,
+    )
+    assert answer["dom"] == "undefined" and answer["storage"] == "undefined"
+    assert sorted(answer["names"]) == ["onMessageSendHandler", "onNewMessageComposeHandler"]
+    assert answer["options"]["allowEvent"] is False
+    assert address in answer["options"]["errorMessage"]
+
+
 def test_send_signed_out_blocks_and_offers_the_pane(outlook, panes):
     """No token and no SSO: the send is held with a sign-in message, not let through unchecked."""
     runtime = panes(
