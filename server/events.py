@@ -8,6 +8,8 @@ need slow or external work should `jobs.enqueue` it rather than do it here. Payl
 values (ids, strings, booleans), never ORM rows, so a subscriber may also hand them to a job.
 
 Events published so far:
+- "email.logged": org_id, email_id, user_id, direction ("in"|"out"), source, created (bool: a new
+  row rather than another delivery of a logged one); in the logging transaction
 - "mail.bounced": org_id, outbox_id, address, hard (bool), status ("5.1.1"), diagnostic (str|None)
 - "mail.sent": org_id, outbox_id, group_key (str|None), purpose ("one_to_one", "bulk", ...),
   user_id (int|None): an outbox row was marked sent (its transport accepted the message). Published

@@ -74,7 +74,7 @@ def _ids(query) -> set[int]:
 
 def _one_time_bases(org_id: int, ids: set[int], outbox_id: int | None) -> dict[int, list]:
     """Unused one-time bases per contact (or the one this outbox row already consumed)."""
-    usable = OneTimeBasis.used_by_outbox_id.is_(None)
+    usable = OneTimeBasis.used_by_outbox_id.is_(None) & OneTimeBasis.used_at.is_(None)
     if outbox_id is not None:
         usable = usable | (OneTimeBasis.used_by_outbox_id == outbox_id)
     found: dict[int, list] = {}

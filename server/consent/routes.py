@@ -9,7 +9,7 @@ from apiflask.validators import Length, OneOf, Range
 from ..auth.guard import auth_required, current_user
 from ..fields import Id
 from ..records.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from . import gate, service, timeline  # noqa: F401  (timeline: registers the "consent" source)
+from . import client_sends, gate, service, timeline  # noqa: F401  (register the "consent" source, the email.logged subscriber)
 from .models import BASIS_TYPES, PURPOSES, SUBSCRIPTION_STATUSES, SURFACES
 
 bp = APIBlueprint("consent", __name__)

@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import select
 
+from .. import events
 from ..errors import NotFound, ValidationFailed
 from ..extensions import db
 from ..mail.inbound_models import insert_if_absent
@@ -262,6 +263,8 @@ def log_email(
         (provider_thread_id or "").strip()[:255] or None,
     )
     _associate(user, email, list(dict.fromkeys(pairs)), source)
+    events.publish("email.logged", org_id=user.org_id, email_id=email.id, user_id=user.id,
+                   direction=direction, source=source, created=created)  # fmt: skip
     db.session.commit()
     db.session.refresh(email)
     result.email = email
