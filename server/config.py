@@ -66,6 +66,8 @@ class Config:
     INBOUND_DOMAIN: str = "inbound.liaison.localhost"
     INBOUND_MAX_BYTES: int = 60 * 1024 * 1024
     MAX_CONTENT_LENGTH: int = 64 * 1024 * 1024
+    # The Outlook pane loads Office.js from here (Microsoft's CDN; tests point it at a local copy)
+    OFFICE_JS_URL: str = "https://appsforoffice.microsoft.com/lib/1/hosted/office.js"
     # Live notifications (server-sent events): keep-alive comment and a stream's lifetime
     NOTIFICATIONS_KEEPALIVE_SECONDS: float = 15.0
     NOTIFICATIONS_STREAM_SECONDS: float = 300.0
@@ -118,6 +120,7 @@ class Config:
             MAIL_GMAIL_PER_DAY=int(_env("MAIL_GMAIL_PER_DAY", "2000") or 2_000),
             INBOUND_DOMAIN=_env("INBOUND_DOMAIN", cls.INBOUND_DOMAIN) or cls.INBOUND_DOMAIN,
             INBOUND_MAX_BYTES=int(_env("INBOUND_MAX_BYTES", "0") or 0) or cls.INBOUND_MAX_BYTES,
+            OFFICE_JS_URL=_env("OFFICE_JS_URL", cls.OFFICE_JS_URL) or cls.OFFICE_JS_URL,
             NOTIFICATIONS_KEEPALIVE_SECONDS=float(
                 _env("NOTIFICATIONS_KEEPALIVE_SECONDS", "15") or 15
             ),

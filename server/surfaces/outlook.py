@@ -9,7 +9,6 @@ call this origin. Rules stay in their services: the helpers only ask tracking fo
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -33,11 +32,7 @@ _UNAVAILABLE = "Tracking is not available on this Liaison server yet."
 
 def office_js_url() -> str:
     """Where the pages load Office.js from: Microsoft's CDN unless configured otherwise."""
-    return (
-        current_app.config.get("OFFICE_JS_URL")
-        or os.environ.get("LIAISON_OFFICE_JS_URL")
-        or OFFICE_JS_URL
-    )
+    return current_app.config.get("OFFICE_JS_URL") or OFFICE_JS_URL
 
 
 def service_origin() -> str:
