@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from server.config import Config
 from server.surfaces.outlook import OFFICE_JS_URL
 from tests.factories import ApiClient, make_org, make_user
 
@@ -20,8 +21,8 @@ def test_pane_loads_office_js_from_microsofts_cdn_by_default(app, client, monkey
 
 
 def test_office_js_url_is_configurable_from_the_environment(app, client, monkeypatch):
-    monkeypatch.setitem(app.config, "OFFICE_JS_URL", None)
     monkeypatch.setenv("LIAISON_OFFICE_JS_URL", "http://127.0.0.1:9/office.js")
+    monkeypatch.setitem(app.config, "OFFICE_JS_URL", Config.from_env().OFFICE_JS_URL)
     for page in ("taskpane.html", "commands.html", "dialog.html"):
         assert (
             '<script src="http://127.0.0.1:9/office.js"></script>'
