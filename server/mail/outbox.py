@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm.util import identity_key
 
 from ..clock import utcnow
@@ -107,6 +107,13 @@ def claim_batch(worker: str, limit: int = 50, lease_seconds: int = LEASE_SECONDS
     updated by id in the same transaction. A single UPDATE ... WHERE id IN (SELECT ... LIMIT n
     FOR UPDATE SKIP LOCKED) is not used: PostgreSQL may evaluate that subquery more than once
     and claim far more than `limit` rows.
+
+    On PostgreSQL the claim commits without waiting for its WAL flush (synchronous_commit off
+    for this transaction only): other workers see it at once all the same, and the first
+    outcome of the batch committed durably flushes the WAL up to and past it. A database crash
+    before then returns the rows to the queue, which is what an expired lease would do; the
+    messages sent meanwhile are the ones whose outcome was not yet durable (the bound of
+    server/mail/outbox_writer.py). Saves one WAL flush (~5 ms here) per batch.
     """
     now = utcnow()
     ids = db.session.scalars(
@@ -132,6 +139,8 @@ def claim_batch(worker: str, limit: int = 50, lease_seconds: int = LEASE_SECONDS
         .returning(OutboxMessage.id)
         .execution_options(synchronize_session=False)
     ).all()
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SET LOCAL synchronous_commit = off"))
     db.session.commit()
     return sorted(claimed)
 

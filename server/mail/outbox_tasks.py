@@ -9,7 +9,7 @@ from ..jobs.registry import task
 from . import outbox
 from .outbox_writer import OutcomeWriter
 
-BATCH_SIZE = 50
+BATCH_SIZE = 100
 MAX_BATCHES_PER_RUN = 50
 
 

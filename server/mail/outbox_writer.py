@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import logging
 import select
+from datetime import datetime
 
-from psycopg import pq, sql
+from psycopg import pq
 from sqlalchemy import Update, bindparam, update
 
 from .. import events
@@ -41,7 +42,7 @@ from .models import OutboxMessage
 
 SENT_EVENT = "mail.sent"
 # outcomes not yet committed while the next message goes: bounds the duplicates after a crash
-UNWRITTEN_WHILE_SENDING = 16
+UNWRITTEN_WHILE_SENDING = 32
 
 log = logging.getLogger(__name__)
 
@@ -179,10 +180,13 @@ class OutcomeWriter:
         """Finish the group in flight if it is done (or wait for it), then send the next."""
         if self._inflight and not self._receive(block):
             return
-        if self._pending:
-            self._inflight, self._pending = self._pending, []
+        if self._pending:  # the next group: the pending outcomes with the first one's columns
+            columns = tuple(sorted(self._pending[0][1]))
+            self._inflight = [item for item in self._pending if tuple(sorted(item[1])) == columns]
+            self._pending = [item for item in self._pending if tuple(sorted(item[1])) != columns]
             pgconn = self._pg.pgconn
-            pgconn.send_query(group_query(self._pg, self.worker, self._inflight))
+            params = group_params(self.worker, self._inflight)
+            pgconn.send_query_params(group_statement(columns), params)
             while pgconn.flush():  # 1: more to send
                 select.select([], [pgconn.socket], [])
 
@@ -228,34 +232,43 @@ _PG_TYPES = {
 }
 
 
-def group_query(conn, worker: str, group: list[tuple[int, dict, dict | None]]) -> bytes:
-    """The SQL writing a group of outcomes (PostgreSQL): one UPDATE ... FROM unnest(arrays)
-    RETURNING id per set of columns, in one query string (one implicit transaction)."""
-    by_columns: dict[tuple[str, ...], list[tuple[int, dict]]] = {}
-    for row_id, values, _payload in group:
-        by_columns.setdefault(tuple(sorted(values)), []).append((row_id, values))
-    statements = []
-    for columns, items in by_columns.items():
-        arrays = [sql.SQL("{}::integer[]").format(sql.Literal([i for i, _v in items]))]
-        arrays += [
-            sql.SQL("{}::" + _PG_TYPES[c] + "[]").format(sql.Literal([v[c] for _i, v in items]))
-            for c in columns
-        ]
-        statements.append(
-            sql.SQL(
-                "UPDATE outbox_messages AS o SET lease_owner = NULL, lease_expires_at = NULL, "
-                "updated_at = {now}, {sets} FROM unnest({arrays}) AS v(id, {names}) "
-                "WHERE o.id = v.id AND o.state = 'sending' AND o.lease_owner = {worker} "
-                "RETURNING o.id"
-            ).format(
-                now=sql.Literal(utcnow()),
-                sets=sql.SQL(", ").join(
-                    sql.SQL("{} = v.{}").format(sql.Identifier(c), sql.Identifier(c))
-                    for c in columns
-                ),
-                arrays=sql.SQL(", ").join(arrays),
-                names=sql.SQL(", ").join(sql.Identifier(c) for c in columns),
-                worker=sql.Literal(worker),
-            )
+def _array(values: list) -> bytes:
+    """A PostgreSQL array literal in text format (elements quoted; None as NULL)."""
+    items = []
+    for value in values:
+        if value is None:
+            items.append("NULL")
+            continue
+        text = value.isoformat() if isinstance(value, datetime) else str(value)
+        items.append('"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"')
+    return ("{" + ",".join(items) + "}").encode()
+
+
+_GROUP_SQL: dict[tuple[str, ...], bytes] = {}
+
+
+def group_statement(columns: tuple[str, ...]) -> bytes:
+    """UPDATE ... FROM unnest($3.., arrays) RETURNING id for outcomes with these columns
+    ($1: updated_at, $2: worker, $3: ids, then one array per column)."""
+    statement = _GROUP_SQL.get(columns)
+    if statement is None:
+        arrays = ", ".join(
+            ["$3::integer[]"] + [f"${n}::{_PG_TYPES[c]}[]" for n, c in enumerate(columns, 4)]
         )
-    return sql.SQL("; ").join(statements).as_bytes(conn)
+        sets = ", ".join(f'"{c}" = v."{c}"' for c in columns)
+        names = ", ".join(f'"{c}"' for c in columns)
+        statement = _GROUP_SQL[columns] = (
+            "UPDATE outbox_messages AS o SET lease_owner = NULL, lease_expires_at = NULL, "
+            f"updated_at = $1::timestamptz, {sets} FROM unnest({arrays}) AS v(id, {names}) "
+            "WHERE o.id = v.id AND o.state = 'sending' AND o.lease_owner = $2::varchar "
+            "RETURNING o.id"
+        ).encode()
+    return statement
+
+
+def group_params(worker: str, group: list[tuple[int, dict, dict | None]]) -> list[bytes]:
+    """The text-format parameters of `group_statement` for a group with one set of columns."""
+    columns = tuple(sorted(group[0][1]))
+    params = [utcnow().isoformat().encode(), worker.encode(), _array([i for i, _v, _p in group])]
+    params += [_array([v[c] for _i, v, _p in group]) for c in columns]
+    return params
