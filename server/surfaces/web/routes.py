@@ -18,6 +18,7 @@ from ...orgs.settings import effective_settings
 from . import (
     notification_pages,  # noqa: F401  (the bell and the notification list)
     record_pages,  # noqa: F401  (registers the record pages on bp)
+    tracking_pages,  # noqa: F401  (my tracked emails and the activity feed)
 )
 from .blueprint import bp, safe_next, signed_in
 from .queries import demo_users, home_counts, open_deals_of, open_tickets_of
