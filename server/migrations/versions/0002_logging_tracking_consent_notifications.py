@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-23 12:18:18.934463
+Create Date: 2026-11-23 12:34:14.551968
 
 """
 from alembic import op
@@ -194,6 +194,7 @@ def upgrade():
         batch_op.add_column(sa.Column('archived_at', server.clock.UTCDateTime(timezone=True), nullable=True))
 
     with op.batch_alter_table('logged_emails', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('provider_thread_id', sa.String(length=255), nullable=True))
         batch_op.add_column(sa.Column('body_html', sa.Text(), nullable=True))
         batch_op.add_column(sa.Column('remote_images', sa.Integer(), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('privacy', sa.String(length=10), server_default='full', nullable=False))
@@ -202,6 +203,7 @@ def upgrade():
         batch_op.add_column(sa.Column('pinned_by_id', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('deleted_at', server.clock.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('deleted_by_id', sa.Integer(), nullable=True))
+        batch_op.create_index('ix_logged_emails_org_provider_thread', ['org_id', 'provider_thread_id'], unique=False)
         batch_op.create_foreign_key(batch_op.f('fk_logged_emails_intent_id_email_intents'), 'email_intents', ['intent_id'], ['id'], ondelete='SET NULL')
         batch_op.create_foreign_key(batch_op.f('fk_logged_emails_deleted_by_id_users'), 'users', ['deleted_by_id'], ['id'], ondelete='SET NULL')
         batch_op.create_foreign_key(batch_op.f('fk_logged_emails_pinned_by_id_users'), 'users', ['pinned_by_id'], ['id'], ondelete='SET NULL')
@@ -221,6 +223,7 @@ def downgrade():
         batch_op.drop_constraint(batch_op.f('fk_logged_emails_pinned_by_id_users'), type_='foreignkey')
         batch_op.drop_constraint(batch_op.f('fk_logged_emails_deleted_by_id_users'), type_='foreignkey')
         batch_op.drop_constraint(batch_op.f('fk_logged_emails_intent_id_email_intents'), type_='foreignkey')
+        batch_op.drop_index('ix_logged_emails_org_provider_thread')
         batch_op.drop_column('deleted_by_id')
         batch_op.drop_column('deleted_at')
         batch_op.drop_column('pinned_by_id')
@@ -229,6 +232,7 @@ def downgrade():
         batch_op.drop_column('privacy')
         batch_op.drop_column('remote_images')
         batch_op.drop_column('body_html')
+        batch_op.drop_column('provider_thread_id')
 
     with op.batch_alter_table('consent_subscription_types', schema=None) as batch_op:
         batch_op.drop_column('archived_at')

@@ -12,9 +12,11 @@ from ...clock import utcnow
 from ...consent.service import grant_basis
 from ...emails.service import log_email
 from ...extensions import db
-from ...notifications.service import notify
 from ...orgs.models import User
 from ...records.models import Contact
+from ...tracking.classify import RawEvent
+from ...tracking.recording import record_events
+from ...tracking.service import create_tracked_email
 
 THREADS = [  # (subject, first message, reply)
     ("Pricing for the next quarter",
@@ -76,10 +78,49 @@ def seed_activity(org_id: int, seed: int = 7) -> dict:
         grant_basis(org_id, reps[0].id, contact.id, rng.choice(BASES),
                     "Met at the Hannover trade fair", "web")  # fmt: skip
         bases += 1
-    for rep in reps:
-        for contact in contacts[:2]:
-            name = f"{contact.first_name} {contact.last_name}"
-            notify(org_id, rep.id, "tracking.open", f"{name} opened “{THREADS[0][0]}”",
-                   "First open, 2 hours after sending")  # fmt: skip
     db.session.commit()
-    return {"threads": threads, "legal_bases": bases}
+    tracked = _tracking(org_id, reps, contacts[:12], rng, now)
+    return {"threads": threads, "legal_bases": bases, "tracked": tracked}
+
+
+def _tracking(org_id: int, reps: list[User], contacts: list[Contact], rng, now) -> int:
+    """Tracked emails with human opens and clicks, and machine ones (a privacy proxy), recorded
+    through the tracking pipeline, so the statuses, the feed and the bell are real."""
+    html = (
+        '<p>Hi {first},</p><p>here is the <a href="https://northwind.example/pricing">price '
+        'list</a> and the <a href="https://northwind.example/case-study">case study</a>.</p>'
+    )
+    events: list[RawEvent] = []
+    for n, contact in enumerate(contacts):
+        rep = reps[n % len(reps)]
+        sent = now - timedelta(days=rng.randint(1, 6), hours=rng.randint(1, 9))
+        email, _ = create_tracked_email(
+            org_id, rep.id, [contact.primary_email], "Price list and case study",
+            html.format(first=contact.first_name or "there"), None, sent_at=sent,
+        )  # fmt: skip
+        if n % 3 != 2:  # two in three opened by a person, some of them clicked
+            events.append(_event(email.id, "open", sent + timedelta(hours=2), HUMAN_AGENT, n))
+        if n % 3 == 0:
+            events.append(_event(email.id, "click", sent + timedelta(hours=2, minutes=3),
+                                 HUMAN_AGENT, n, position=0))  # fmt: skip
+        if n % 2 == 0:  # Apple Mail Privacy Protection fetches the image: a machine open
+            events.append(_event(email.id, "open", sent + timedelta(minutes=1), APPLE_PROXY, n,
+                                 ip="17.58.0.9"))  # fmt: skip
+    db.session.commit()
+    record_events(events)
+    return len(contacts)
+
+
+HUMAN_AGENT = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
+)
+APPLE_PROXY = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko)"
+)
+
+
+def _event(email_id, kind, at, agent, n, ip=None, position=None) -> RawEvent:
+    return RawEvent(uid=f"demo-{email_id}-{kind}-{at.timestamp()}", kind=kind,
+                    tracked_email_id=email_id, position=position, at=at,
+                    ip=ip or f"203.0.113.{10 + n}", user_agent=agent, headers={},
+                    viewer_id=None)  # fmt: skip
