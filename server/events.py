@@ -12,10 +12,13 @@ Events published so far:
   row rather than another delivery of a logged one); in the logging transaction
 - "mail.bounced": org_id, outbox_id, address, hard (bool), status ("5.1.1"), diagnostic (str|None)
 - "mail.sent": org_id, outbox_id, group_key (str|None), purpose ("one_to_one", "bulk", ...),
-  user_id (int|None): an outbox row was marked sent (its transport accepted the message). Published
-  in the transaction that marks it sent, so a subscriber's writes commit with the mark; a
-  subscriber that raises is logged and its writes rolled back, but the row stays sent (the message
-  went). Publishers check `has_subscribers` first: without one it costs a dict look-up.
+  user_id (int|None): an outbox row was marked sent (its transport accepted the message); published
+  once that mark is committed (outcomes commit in small groups: server/mail/outbox_writer.py),
+  by the sending worker, in a transaction of its own that the outbox commits right after; a
+  subscriber that raises is logged and its writes rolled back, the row stays sent. A crash between
+  the mark and the publish loses the event (the mail went): subscribers that must not miss one
+  reconcile from the outbox rows. Filter cheaply on the payload (e.g. group_key): bulk sends
+  publish thousands per second. Without subscribers it costs a dict look-up (`has_subscribers`).
 """
 
 from __future__ import annotations
