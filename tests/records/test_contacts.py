@@ -275,6 +275,7 @@ def test_list_runs_a_fixed_number_of_queries(client, count_queries):
     org, rep = _rep(client)
     for i in range(3):
         make_contact(org, emails=[f"a{i}@example.com", f"b{i}@example.com"])
+    rep.get("/api/contacts")  # the token's first use is noted once
     count_queries.clear()
     rep.get("/api/contacts")
     few = len(count_queries)
