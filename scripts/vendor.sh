@@ -11,12 +11,12 @@ else
     npm install --no-audit --no-fund --ignore-scripts
 fi
 
-copy() {  # copy PACKAGE DEST FILE...
+copy() {  # copy PACKAGE DEST FILE... (each FILE lands in DEST by its base name)
     local package=$1 dest=$2
     shift 2
     mkdir -p "$dest"
     for file in "$@"; do
-        cp "node_modules/$package/$file" "$dest/$file"
+        cp "node_modules/$package/$file" "$dest/$(basename "$file")"
     done
     version=$(node -p "require('./node_modules/$package/package.json').version")
     echo "$package $version" > "$dest/VERSION"
@@ -25,3 +25,6 @@ copy() {  # copy PACKAGE DEST FILE...
 
 copy swagger-ui-dist static/vendor/swagger-ui \
     swagger-ui.css swagger-ui-bundle.js swagger-ui-standalone-preset.js LICENSE
+
+# the UMD build (global `msal`) for the Outlook add-in's nested app authentication (UI-1)
+copy @azure/msal-browser static/vendor/msal-browser lib/msal-browser.min.js LICENSE
