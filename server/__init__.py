@@ -36,6 +36,7 @@ BLUEPRINTS = (
     "server.notifications.routes:bp",
     "server.tracking.routes:bp",
     "server.surfaces.gmail_addon.routes:bp",
+    "server.bulk.template_routes:bp",
 )
 
 

@@ -12,3 +12,4 @@ from .records.import_models import *  # noqa: F403
 from .records.models import *  # noqa: F403
 from .notifications.models import *  # noqa: F403
 from .tracking.models import *  # noqa: F403
+from .bulk.models import *  # noqa: F403

@@ -107,6 +107,14 @@ def _notification(org, user, label: str) -> Any:
     return Notification(org_id=org.id, user_id=user.id, kind="tracking.open", title=label)
 
 
+def _template(org, user, label: str) -> Any:
+    from server.bulk.models import EmailTemplate
+
+    name = f"{label} intro"
+    return EmailTemplate(org_id=org.id, owner_id=user.id, name=name, name_key=name, html="x",
+                         shared=True)  # fmt: skip
+
+
 # path parameters whose objects live outside the records tables: made only when a route uses them
 EXTRA_MAKERS = {"import_id": _import_job, "mailbox_id": _mailbox, "dead_letter_id": _dead_letter,
                 "basis_id": _legal_basis, "email_id": _email}  # fmt: skip
@@ -114,6 +122,7 @@ EXTRA_MAKERS["attachment_id"] = _attachment
 EXTRA_MAKERS["subscription_type_id"] = _subscription_type
 EXTRA_MAKERS["tracked_email_id"] = _tracked_email
 EXTRA_MAKERS["notification_id"] = _notification
+EXTRA_MAKERS["template_id"] = _template
 
 
 def _make_world(org, label: str, extra: set[str]) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""Bulk sending (BULK-1..12): email templates first; bulk sends, recipients and quotas follow."""
