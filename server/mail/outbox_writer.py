@@ -157,8 +157,7 @@ class OutcomeWriter:
             if state and payload:
                 publish_sent([payload])
             return
-        self._pending.append((row.id, values, payload))
-        self._pump(block=False)
+        self._pending.append((row.id, values, payload))  # sent by the next settle()
 
     def settle(self, unwritten: int = UNWRITTEN_WHILE_SENDING) -> None:
         """Collect finished groups, start the next; wait while more than `unwritten` outcomes
