@@ -19,7 +19,7 @@ from html.parser import HTMLParser
 
 LINK_TAGS = {"a", "area", "v:roundrect", "v:rect", "v:oval", "v:shape"}
 _HREF = re.compile(r"""(?<![\w:.-])(href\s*=\s*)("[^"]*"|'[^']*'|[^\s"'=<>`]+)""", re.I)
-_TEXT_URL = re.compile(r"""https?://[^\s<>"'\]\[]+""", re.I)
+_TEXT_URL = re.compile(r"""https?://[^\s<>"'\]\[\x00-\x1f\x7f]+""", re.I)
 _TRAILING = ".,;:!?)"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 

@@ -91,7 +91,8 @@ def tracking_status(
     if tracked_email_id is not None:
         stmt = stmt.where(TrackedEmail.id == tracked_email_id)
     elif message_id:
-        stmt = stmt.where(TrackedEmail.message_id == message_id.strip().strip("<>"))
+        wanted = message_id.replace("\x00", "").strip().strip("<>")
+        stmt = stmt.where(TrackedEmail.message_id == wanted)
     else:
         return None
     email = db.session.scalars(stmt.order_by(TrackedEmail.id.desc()).limit(1)).first()

@@ -286,3 +286,16 @@ def test_data_subject_export_and_erase_cover_the_contacts_tracking(world, client
     db.session.commit()
     assert db.session.get(TrackedEmail, email.id) is None and events(email.id) == []
     assert reloaded(anonymous) is not None
+
+
+def test_prepare_takes_control_characters_without_storing_them(world):
+    """NUL in a subject, a Message-ID or a URL would be refused by PostgreSQL: never stored."""
+    answer = world.api.post(
+        "/api/tracking/prepare",
+        json={"text": "x https://e.com/a\x00b", "recipients": [world.address],
+              "subject": "a\x00b", "message_id": "<m\x00@x>"},
+    )  # fmt: skip
+    assert answer.status_code == 200, answer.json
+    status = tracking_status(world.org.id, tracked_email_id=answer.json["tracked_email_id"])
+    assert status["subject"] == "ab" and status["message_id"] == "m@x"
+    assert [link["url"] for link in status["clicks"]["links"]] == ["https://e.com/a"]
