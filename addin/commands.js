@@ -2,7 +2,7 @@
  *
  * One file on purpose: classic Outlook on Windows runs event handlers in a JavaScript-only
  * runtime that loads exactly this script (no DOM, no localStorage, absolute URLs only). The task
- * pane loads it too and uses `Liaison` for its calls. The server fills in BASE below.
+ * pane loads it too and uses `Liaison` for its calls. The server fills in BASE and MS_AUTH.
  *
  * On send (OnMessageSend, SoftBlock) with or without the pane:
  *   1. the pane's saved choices (sessionData "liaison"), or the effective defaults;
@@ -96,7 +96,88 @@
     return !!error && (error.status === 404 || error.status === 405);
   }
 
-  /* ---- sign-in: stored token, then Office SSO (NAA/MSAL where the pane has it) --------------- */
+  /* ---- sign-in: stored token, nested app authentication, Office SSO ------------------------- */
+  /* Nested app authentication (NAA): where the host supports the NestedAppAuth 1.1 requirement
+   * set, MSAL.js (vendored, loaded on demand) asks Outlook's broker through the bridge the host
+   * provides for a token for our API (MS_AUTH.scope, api://<host>/<client id>/access_as_user):
+   * silently, then, in the pane only, with the host's prompt when the broker says interaction is
+   * required. The JavaScript-only runtime of classic Outlook has no DOM to load MSAL into (and
+   * MSAL's browser build needs `window`): there, and wherever NAA fails, Office SSO follows. */
+
+  var MS_AUTH = "__LIAISON_MS_AUTH__"; // {clientId, scope}, filled in by the server, or null
+  var MSAL_URL = BASE + "/static/vendor/msal-browser/msal-browser.min.js";
+  var AUTHORITY = "https://login.microsoftonline.com/common";
+  var NAA_WAIT_MS = 15000; // a broker that never answers must not hold the pane or a send forever
+  var nestedApp = null; // the promise of MSAL's nestable client (null inside where NAA is out)
+
+  function naaSupported() {
+    var Office = root.Office;
+    if (!MS_AUTH || typeof MS_AUTH !== "object" || !MS_AUTH.clientId || !MS_AUTH.scope) return false;
+    try {
+      return !!(Office && Office.context && Office.context.requirements &&
+        Office.context.requirements.isSetSupported("NestedAppAuth", "1.1"));
+    } catch (e) {
+      return false;
+    }
+  }
+
+  function loadMsal() {
+    if (root.msal && root.msal.createNestablePublicClientApplication) return Promise.resolve(root.msal);
+    var doc = root.document;
+    if (!doc || !doc.createElement || !doc.head) return Promise.resolve(null); // JS-only runtime
+    return new Promise(function (resolve) {
+      var script = doc.createElement("script");
+      script.src = MSAL_URL;
+      script.onload = function () { resolve(root.msal || null); };
+      script.onerror = function () { resolve(null); };
+      doc.head.appendChild(script);
+    });
+  }
+
+  function within(promise, ms) {
+    return new Promise(function (resolve, reject) {
+      var timer = setTimeout(function () { reject(new Error("timed out")); }, ms);
+      promise.then(function (v) { clearTimeout(timer); resolve(v); },
+        function (e) { clearTimeout(timer); reject(e); });
+    });
+  }
+
+  function nestedClient() {
+    if (!nestedApp) {
+      nestedApp = loadMsal().then(function (msal) {
+        if (!msal) return null;
+        return within(msal.createNestablePublicClientApplication({
+          auth: { clientId: MS_AUTH.clientId, authority: AUTHORITY },
+        }), NAA_WAIT_MS);
+      }).catch(function () { return null; });
+    }
+    return nestedApp;
+  }
+
+  function needsInteraction(error) {
+    var msal = root.msal;
+    if (!error) return false;
+    if (msal && msal.InteractionRequiredAuthError && error instanceof msal.InteractionRequiredAuthError) return true;
+    return error.name === "InteractionRequiredAuthError";
+  }
+
+  /* A Microsoft access token for our API through NAA, or null where NAA is unavailable or fails. */
+  async function naaToken(interactive) {
+    if (!naaSupported()) return null;
+    var client = await nestedClient();
+    if (!client) return null;
+    var request = { scopes: [MS_AUTH.scope] };
+    try {
+      return (await within(client.acquireTokenSilent(request), NAA_WAIT_MS)).accessToken || null;
+    } catch (e) {
+      if (!interactive || !needsInteraction(e)) return null;
+    }
+    try {
+      return (await client.acquireTokenPopup(request)).accessToken || null; // the host's own prompt
+    } catch (e) {
+      return null;
+    }
+  }
 
   async function ssoToken(interactive) {
     var Office = root.Office;
@@ -121,13 +202,20 @@
     }
   }
 
-  /* {token, me} or null when signed out; throws ApiError(0) when Liaison is unreachable. */
+  /* {token, me, via} or null when signed out; throws ApiError(0) when Liaison is unreachable.
+   * Order: a token the sign-in dialog stored, NAA (silent, then the host's prompt if
+   * `interactive`), Office SSO; null leaves the dialog (the pane's Sign in button). */
   async function signIn(interactive) {
     var token = await storedToken();
     if (token) {
       var me = await whoAmI(token);
       if (me) return { token: token, me: me, via: "stored" };
       await clearToken();
+    }
+    token = await naaToken(interactive);
+    if (token) {
+      var viaNaa = await whoAmI(token);
+      if (viaNaa) return { token: token, me: viaNaa, via: "naa" };
     }
     token = await ssoToken(interactive);
     if (token) {

@@ -1,9 +1,10 @@
 """The Outlook add-in's files and a pane helper (UI-1, TRK-5).
 
 Serves addin/ at /addin/... (HTML with the Office.js URL filled in, scripts with this service's
-absolute origin: the event runtime of classic Outlook has no page to resolve relative URLs
-against), the rendered manifest, and the well-known file that lets the JavaScript-only runtime
-call this origin. Rules stay in their services: the helpers only ask tracking for its answers.
+absolute origin, since the event runtime of classic Outlook has no page to resolve relative URLs
+against, and with the Entra client id and API scope for nested app authentication), the rendered
+manifest, and the well-known file that lets the JavaScript-only runtime call this origin. Rules
+stay in their services: the helpers only ask tracking for its answers.
 """
 
 from __future__ import annotations
@@ -43,6 +44,18 @@ def service_origin() -> str:
     return request.url_root.rstrip("/")
 
 
+def nested_app_auth(origin: str) -> dict | None:
+    """What MSAL's nested app authentication needs: the Entra client id and our API's scope
+    (MS_API_AUDIENCE, else api://<host>/<client id> as in the manifest, + /access_as_user)."""
+    config = current_app.config
+    client_id = config.get("MS_CLIENT_ID")
+    if not client_id:
+        return None
+    audience = config.get("MS_API_AUDIENCE") or f"api://{urlsplit(origin).netloc}/{client_id}"
+    scope = config.get("MS_REQUIRED_SCOPE") or "access_as_user"
+    return {"clientId": client_id, "scope": f"{audience.rstrip('/')}/{scope}"}
+
+
 @bp.get("/addin/<path:filename>")
 @bp.doc(hide=True)
 def addin_file(filename: str):
@@ -57,6 +70,7 @@ def addin_file(filename: str):
         text = text.replace("{{OFFICE_JS_URL}}", office_js_url()).replace("{{BASE_URL}}", origin)
     elif suffix == ".js":
         text = text.replace('"__LIAISON_BASE_URL__"', json.dumps(origin))
+        text = text.replace('"__LIAISON_MS_AUTH__"', json.dumps(nested_app_auth(origin)))
     response = Response(text, mimetype=_TYPES[suffix])
     response.headers["Cache-Control"] = "no-cache"
     return response

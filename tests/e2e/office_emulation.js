@@ -1,7 +1,8 @@
 /* A stand-in for Office.js in the browser tests: one Outlook mailbox item, in compose or read
  * mode, with the parts of the API the add-in uses (recipients, body, subject, internet headers,
- * sessionData, custom properties, RecipientsChanged, SSO, dialogs, Office.actions and
- * event.completed). The test sets `window.__officeEmulation` before the page loads:
+ * sessionData, custom properties, RecipientsChanged, SSO, nested app authentication's bridge,
+ * dialogs, Office.actions and event.completed). The test sets `window.__officeEmulation` before
+ * the page loads:
  *   {mode: "compose" | "read", user: {email, name}, accessToken: string | null,
  *    item: {to, cc, bcc, subject, body: {type, content}, internetHeaders, sessionData, ...}}
  * and reads the same object back to see what the add-in did. `send()` runs the OnMessageSend
@@ -139,6 +140,58 @@
     else setTimeout(done, 0);
   });
 
+  /* Nested app authentication: with `nestedAppAuth` set, the host reports the NestedAppAuth
+   * requirement set and provides `window.nestedAppAuthBridge`, the broker channel MSAL.js uses
+   * (JSON "NestedAppAuthRequest" messages GetInitContext, GetToken, GetTokenPopup, answered by
+   * "message" events carrying {requestId, success, initContext | token + account | error}).
+   *   nestedAppAuth: {accessToken, idToken, account, silent: "ok" | "interaction_required" |
+   *                   "error", popup: "ok" | "cancel"}
+   * Every request lands in `naaRequests`; `ssoCalls` counts Office.auth.getAccessToken calls. */
+  emu.naaRequests = [];
+  emu.ssoCalls = 0;
+  if (emu.nestedAppAuth) {
+    var naa = emu.nestedAppAuth;
+    var naaListeners = [];
+    var tokenReply = function (request) {
+      return { success: true, account: naa.account, token: { access_token: naa.accessToken,
+        id_token: naa.idToken, expires_in: 3600, scope: request.tokenParams.scope } };
+    };
+    var naaAnswer = function (request) {
+      if (request.method === "GetInitContext") {
+        return { success: true, initContext: { sdkName: "office-emulation", sdkVersion: "1.0",
+          accountContext: null, capabilities: { queryAccount: false } } };
+      }
+      if (request.method === "GetToken" && naa.silent === "interaction_required") {
+        return { success: false, error: { status: "USER_INTERACTION_REQUIRED",
+          code: "interaction_required", description: "The user must consent first." } };
+      }
+      if (request.method === "GetToken" && naa.silent === "error") {
+        return { success: false, error: { status: "PERSISTENT_ERROR", code: "invalid_client",
+          description: "The app registration has no brk-multihub redirect." } };
+      }
+      if (request.method === "GetTokenPopup" && naa.popup === "cancel") {
+        return { success: false, error: { status: "USER_CANCEL" } };
+      }
+      if (request.method === "GetToken" || request.method === "GetTokenPopup") return tokenReply(request);
+      return { success: false, error: { status: "PERSISTENT_ERROR", code: "unsupported_method" } };
+    };
+    window.nestedAppAuthBridge = {
+      addEventListener: function (type, fn) { if (type === "message") naaListeners.push(fn); },
+      removeEventListener: function (type, fn) {
+        naaListeners = naaListeners.filter(function (f) { return f !== fn; });
+      },
+      postMessage: function (raw) {
+        var request = JSON.parse(raw);
+        emu.naaRequests.push(request);
+        var reply = Object.assign({ messageType: "NestedAppAuthResponse", requestId: request.requestId },
+          naaAnswer(request));
+        setTimeout(function () {
+          naaListeners.forEach(function (fn) { fn(JSON.stringify(reply)); });
+        }, 0);
+      },
+    };
+  }
+
   window.OfficeRuntime = {
     storage: {
       getItem: function (k) { return Promise.resolve(window.localStorage.getItem("office-runtime:" + k)); },
@@ -155,12 +208,15 @@
     actions: { associate: function (name, fn) { emu.actions[name] = fn; } },
     auth: {
       getAccessToken: function () {
+        emu.ssoCalls += 1;
         if (emu.accessToken) return Promise.resolve(emu.accessToken);
         return Promise.reject({ code: 13001, message: "The user is not signed in to Office." });
       },
     },
     context: {
-      requirements: { isSetSupported: function () { return true; } },
+      requirements: {
+        isSetSupported: function (name) { return name === "NestedAppAuth" ? !!emu.nestedAppAuth : true; },
+      },
       mailbox: {
         item: emu.mode === "read" ? readItem() : composeItem,
         userProfile: { emailAddress: emu.user.email, displayName: emu.user.name },
