@@ -4,9 +4,11 @@ Which addresses a record offers: a contact its own; a company those of its conta
 company or associated); a deal, ticket or custom record those of its associated contacts.
 Subject and bodies may use merge fields (`{{ first_name }}`, `last_name`, `email`, `company`),
 rendered once at queue time in the outbox's sandbox with the first To contact's fields, so what is
-sent is what is logged. A ticket's send is transactional with origin {"type": "ticket"} (ONE-3,
-GDPR-4); every other record's is commercial. Associations: the chosen ones, else the record
-itself plus the default ticks for the recipients (LOG-4).
+sent is what is logged. Or a saved template (`template_id`, BULK-2) instead of subject and body,
+rendered at queue time for each recipient with their own contact's fields. A ticket's send is
+transactional with origin {"type": "ticket"} (ONE-3, GDPR-4); every other record's is commercial.
+Associations: the chosen ones, else the record itself plus the default ticks for the recipients
+(LOG-4).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from jinja2 import TemplateError
 from jinja2.exceptions import SecurityError
 from sqlalchemy import or_, select
 
+from ..bulk.merge_fields import field_values
+from ..bulk.templates import get_template, render_template
 from ..errors import ValidationFailed
 from ..extensions import db
 from ..mail.merge import MergeRenderer
@@ -88,6 +92,19 @@ def render_merge(subject: str, html: str | None, text: str | None, fields: dict)
     return rendered.subject, rendered.html, (rendered.text if text is not None else None)
 
 
+def render_template_for(user: User, data: dict, recipients: list[tuple]) -> dict[str, dict]:
+    """{lower-cased address: {subject, html, text}}: the template rendered for each recipient
+    with their contact (BULK-2); a subject or body given as well is a 422."""
+    given = [k for k in ("subject", "html", "text") if data.get(k)]
+    if given:
+        raise ValidationFailed("Give a template or a subject and body, not both.", field=given[0])
+    template = get_template(user, data["template_id"])
+    return {
+        address.lower(): render_template(template, field_values(user, contact, address))
+        for address, contact in recipients
+    }
+
+
 def _pick(offered: dict[str, tuple], addresses: list[str], field: str) -> list[tuple]:
     chosen = []
     for address in addresses:
@@ -116,10 +133,16 @@ def send_from_record(user: User, record_type: str, record_id: int, data: dict) -
     sender = resolve_sender(user, data.get("from_mailbox_id"))
     send_at = resolve_send_at(user, data.get("send_at"))
     first_address, first_contact = to[0]
-    subject, html, text = render_merge(
-        data.get("subject") or "", data.get("html"), data.get("text"),
-        _merge_fields(first_contact, first_address),
-    )  # fmt: skip
+    personalized = {}
+    if data.get("template_id") is not None:
+        personalized = render_template_for(user, data, to + cc)
+        first = personalized[first_address.lower()]
+        subject, html, text = first["subject"], first["html"], first["text"]
+    else:
+        subject, html, text = render_merge(
+            data.get("subject") or "", data.get("html"), data.get("text"),
+            _merge_fields(first_contact, first_address),
+        )  # fmt: skip
     if not (html or text):
         raise ValidationFailed("Give an HTML or a text body.", field="html")
     parties = [{"email": a, "name": c.display_name} for a, c in to + cc]
@@ -128,6 +151,7 @@ def send_from_record(user: User, record_type: str, record_id: int, data: dict) -
         to=parties[: len(to)], cc=parties[len(to) :], subject=subject, html=html, text=text,
         associations=_associations(user, (record_type, record_id), data.get("associations"),
                                    parties),
+        personalized=personalized,
     )  # fmt: skip
     return queue_send(
         user, message, sender,

@@ -43,7 +43,12 @@ class _SendCommon(Schema):
 class RecordSendIn(_SendCommon):
     to = List(Email(), required=True, validate=Length(1, 20))
     cc = List(Email(), load_default=list, **_ADDRESSES)
-    subject = String(load_default="", validate=Length(max=998))
+    subject = String(allow_none=True, validate=Length(max=998))
+    template_id = Id(
+        allow_none=True,
+        metadata={"description": "a template instead of subject/html/text (not both), rendered "
+                  "for each recipient with their contact's merge fields"},
+    )  # fmt: skip
 
 
 class ReplyIn(_SendCommon):
@@ -71,7 +76,8 @@ class SendOut(Schema):
 @bp.doc(
     summary="Send (or schedule) an email to a record's contact through the outbox",
     description="To among the record's contacts' addresses; From a connected mailbox or the "
-    "org address; one consent gate call (409 names blocked recipients and their options); "
+    "org address; a subject and body, or a `template_id` rendered per recipient (giving both "
+    "is a 422); one consent gate call (409 names blocked recipients and their options); "
     "a ticket's email is transactional. Logged once sent, per your log setting.",
 )
 @auth_required()

@@ -10,6 +10,8 @@ user's connected mailboxes (Graph or Gmail transport) or the org address (SMTP, 
 user). `send_at` is aware, or naive local time in the user's time zone (else the org's).
 Exactly one consent gate call per send (`check_recipients`); anything not allowed is a 409
 naming each blocked recipient with the options (the outbox re-runs the gate at send time).
+A message may be personalized per envelope recipient (`Outgoing.personalized`: a template
+rendered with each recipient's contact); the copy logged is the first row sent (the first To).
 """
 
 from __future__ import annotations
@@ -62,6 +64,9 @@ class Outgoing:
     references: list[str] = field(default_factory=list)
     associations: list[dict] = field(default_factory=list)  # [{"type", "id"}]
     attachments: list[dict] = field(default_factory=list)  # [{"blob_key", "filename", ...}]
+    # per envelope recipient (lower-cased address): its own {"subject", "html", "text"}, e.g. a
+    # template rendered with that recipient's contact; others get the message's
+    personalized: dict[str, dict] = field(default_factory=dict)
 
 
 def outbox_publishes_sent() -> bool:
@@ -195,7 +200,7 @@ def queue_send(
             org_id=user.org_id,
             recipient=address,
             envelope_from=sender.address,
-            content=content,
+            content={**content, **message.personalized.get(address.lower(), {})},
             message_id=message_id,
             user_id=user.id,
             purpose="one_to_one",
