@@ -250,3 +250,25 @@ def test_javascript_only_runtime_falls_back_to_office_sso(outlook, panes):
     assert answer["sso"] == 1
     assert answer["options"]["allowEvent"] is False
     assert address in answer["options"]["errorMessage"]
+
+
+def test_served_script_carries_the_client_id_and_the_configured_audience_scope(outlook):
+    """MS_API_AUDIENCE, when set, is the scope's resource; without MS_CLIENT_ID the script gets
+    null and the add-in skips NAA (UI-1)."""
+    config = outlook.app.config
+    saved = {key: config.get(key) for key in ("MS_API_AUDIENCE", "MS_CLIENT_ID")}
+    try:
+        config["MS_API_AUDIENCE"] = f"api://crm.example.com/{MS_CLIENT_ID}"
+        with outlook.app.test_client() as client:
+            script = client.get("/addin/commands.js").get_data(as_text=True)
+        expected = {
+            "clientId": MS_CLIENT_ID,
+            "scope": f"{config['MS_API_AUDIENCE']}/access_as_user",
+        }
+        assert f"var MS_AUTH = {json.dumps(expected)};" in script
+        config["MS_CLIENT_ID"] = None
+        with outlook.app.test_client() as client:
+            script = client.get("/addin/commands.js").get_data(as_text=True)
+        assert "var MS_AUTH = null;" in script
+    finally:
+        config.update(saved)
