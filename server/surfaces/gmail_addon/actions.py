@@ -11,7 +11,7 @@ from ...orgs.models import User
 from ...records.associations import create_association
 from ...records.service import create_contact, create_record
 from .cards import card, decorated, paragraph, render, section
-from .compose import apply_to_draft, compose_card, record_basis
+from .compose import apply_to_draft, compose_card, insert_template, record_basis
 from .homepage import search_card
 from .message import log_open_message, message_card
 from .state import read_state
@@ -93,6 +93,10 @@ def apply(user: User, event: dict, state: dict, form: dict) -> dict:
     return render(card("Liaison", [section([decorated(line) for line in lines])]), how="pushCard")
 
 
+def template(user: User, event: dict, state: dict, form: dict) -> dict:
+    return insert_template(user, event, form)
+
+
 def consent(user: User, event: dict, state: dict, form: dict) -> dict:
     done = record_basis(user, state, form)
     return render(compose_card(user, event), notification=done)
@@ -106,6 +110,7 @@ HANDLERS: dict[str, tuple[str, Callable[..., dict]]] = {
     "log": ("log", log),
     "apply": ("apply", apply),
     "consent": ("consent", consent),
+    "insert_template": ("insert_template", template),
 }
 
 

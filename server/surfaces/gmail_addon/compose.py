@@ -3,15 +3,18 @@ for one (GDPR-1..3), the Log and Track toggles preset from the effective setting
 locked one is shown as such; Track disabled with the tracking service's reason, TRK-10), and
 Apply, which answers Gmail draft actions: the user's logging address in Bcc when Log is on, the
 tracking pixel at the end of the body when Track is on. Every decision is re-made on Apply.
+"Insert a template" puts a template rendered for the first To recipient at the cursor (BULK-2).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ...bulk.templates import list_templates, render_for
 from ...consent.gate import check_recipients
 from ...consent.service import give_one_time_basis, set_subscription
 from ...errors import ValidationFailed
+from ...fields import MAX_ID
 from ...mail.inbound_addresses import is_ours, logging_address
 from ...orgs.models import User
 from ...orgs.settings import effective_settings
@@ -31,6 +34,7 @@ from .cards import (
 )
 from .state import sign_state
 
+TEMPLATES_SHOWN = 100
 PIXEL = '<img src="{url}" width="1" height="1" alt="" style="display:none;border:0">'
 
 
@@ -139,8 +143,44 @@ def compose_card(user: User, event: dict) -> dict:
                 header="Recipients",
             ),
             section(toggles, header="This email"),
+            section(_template_widgets(user), header="Templates"),
         ],
     )
+
+
+def _template_widgets(user: User) -> list[dict]:
+    """A dropdown of the templates the rep sees and "Insert a template" (BULK-2, ONE-1)."""
+    found = list_templates(user, limit=TEMPLATES_SHOWN)["items"]
+    if not found:
+        return [decorated("No templates yet.", bottom="Create them in Liaison's web app or API.")]
+    items = [{"text": t.name, "value": str(t.id), "selected": i == 0} for i, t in enumerate(found)]
+    return [
+        selection("template", "Template", items, kind="DROPDOWN"),
+        buttons(button("Insert a template", "/gmail/actions/insert_template",
+                       sign_state(user, kind="insert_template"))),
+    ]  # fmt: skip
+
+
+def insert_template(user: User, event: dict, form: dict[str, list[str]]) -> dict:
+    """Draft actions putting the chosen template, rendered for the first To recipient, at the
+    cursor (Gmail's IN_PLACE_INSERT), and its subject when the draft has none."""
+    chosen = (form.get("template") or [""])[0].strip()
+    if not chosen.isdigit() or not 0 < int(chosen) <= MAX_ID:
+        raise ValidationFailed("Choose a template first.", field="template")
+    gmail = event.get("gmail") or {}
+    first = next((str(a).strip() for a in gmail.get("toRecipients") or [] if str(a).strip()), None)
+    rendered = render_for(user, int(chosen), to=first)
+    markup: dict[str, Any] = {}
+    if rendered["html"]:
+        content = {"content": rendered["html"], "contentType": "MUTABLE_HTML"}
+    else:
+        content = {"content": rendered["text"] or "", "contentType": "TEXT"}
+    markup["updateBody"] = {"insertContents": [content], "type": "IN_PLACE_INSERT"}
+    if not str(gmail.get("subject") or "").strip() and rendered["subject"]:
+        markup["updateSubject"] = {"subject": rendered["subject"]}
+    return {
+        "renderActions": {"hostAppAction": {"gmailAction": {"updateDraftActionMarkup": markup}}}
+    }
 
 
 def _wanted(choice: dict, form_on: bool) -> bool:
