@@ -114,6 +114,7 @@
       if (Array.isArray(item.to)) await readView(item);
       else await composeView(item);
       setStatus("");
+      state.renewedAfter401 = false;
     } catch (e) {
       await showError(e);
     }
@@ -151,7 +152,12 @@
 
   async function showError(e) {
     if (e && e.status === 0) showOffline(start);
-    else if (e && e.status === 401) { await L.clearToken(); showSignedOut(); }
+    else if (e && e.status === 401) {
+      await L.clearToken();
+      // An expired token: sign in again silently (NAA or SSO) once before showing "signed out".
+      if (!state.renewedAfter401) { state.renewedAfter401 = true; await start(); }
+      else showSignedOut();
+    }
     else show(notice("error", "Something went wrong", (e && e.message) || String(e)));
   }
 
@@ -378,9 +384,38 @@
     show.apply(null, parts);
   }
 
+  /* "Insert a template": the template rendered for the first To recipient (their contact's
+   * merge fields; fallbacks for an address not in the CRM) goes in at the cursor, and its
+   * subject too when the message has none yet (BULK-2, ONE-1). */
   function templatesSection() {
     var body = el("div", { class: "small" });
     var details = el("details", null, el("summary", { text: "Insert a template" }), body);
+    var result = el("div", { role: "status", class: "small" });
+
+    async function insertTemplate(t, button) {
+      button.disabled = true;
+      result.textContent = "Inserting “" + t.name + "”…";
+      try {
+        var item = state.item;
+        var recipients = await L.readRecipients(item);
+        var first = recipients.to.filter(function (p) { return p.email; })[0];
+        var rendered = await call("POST", "/api/templates/" + t.id + "/render",
+          first ? { to: first.email.trim() } : {});
+        var subject = await L.call(item.subject, "getAsync");
+        var subjectSet = !(subject || "").trim() && !!rendered.subject;
+        if (subjectSet) await L.call(item.subject, "setAsync", rendered.subject);
+        var bodyType = await L.call(item.body, "getTypeAsync");
+        var asHtml = bodyType === "html" && !!rendered.html;
+        await L.call(item.body, "setSelectedDataAsync", asHtml ? rendered.html : (rendered.text || ""),
+          { coercionType: asHtml ? "html" : "text" });
+        result.textContent = "Inserted “" + t.name + "”" + (first ? " for " + first.email : "") +
+          (subjectSet ? " with its subject." : ".");
+      } catch (e) {
+        result.textContent = e.status === 0 ? "No connection to Liaison." : (e.message || String(e));
+      }
+      button.disabled = false;
+    }
+
     details.addEventListener("toggle", async function () {
       if (!details.open || body.dataset.loaded) return;
       body.dataset.loaded = "1";
@@ -388,12 +423,14 @@
         var answer = await call("GET", "/api/templates");
         var items = answer.items || [];
         if (!items.length) { body.textContent = "No templates yet."; return; }
+        var list = el("div", { class: "actions", role: "group", "aria-label": "Templates" });
         items.forEach(function (t) {
-          body.appendChild(el("button", { type: "button", text: t.name, onclick: function () {
-            L.call(state.item.body, "setSelectedDataAsync", t.html || t.text || "",
-              { coercionType: t.html ? "html" : "text" });
-          } }));
+          list.appendChild(el("button", { type: "button", text: t.name,
+            "aria-label": "Insert template " + t.name,
+            onclick: function (e) { insertTemplate(t, e.currentTarget); } }));
         });
+        body.appendChild(list);
+        body.appendChild(result);
       } catch (e) {
         body.textContent = L.isMissing(e) ? "Templates are not available on this Liaison server yet."
           : e.message;
