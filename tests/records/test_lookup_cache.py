@@ -131,3 +131,18 @@ def test_the_compiled_statement_stays_short_enough_for_the_drivers_cache(app):
     from server.records.lookup import _Prepared
 
     assert len(_Prepared(db.engine.dialect).token_sql) <= 4096
+
+
+def test_a_signed_in_browser_gets_the_same_answer_as_the_token(client, app):
+    """The web session goes through the guard and the same statement, keyed by the user."""
+    org = make_org()
+    rep = make_user(org)
+    ann = make_contact(org, ["ann@acme.com"])
+    by_token = _lookup(ApiClient(client, rep), ["ann@acme.com", "bad"]).json
+    with client.session_transaction() as cookie:
+        cookie["user_id"] = rep.id
+        cookie["csrf"] = "the-session-csrf-token"
+    response = client.post("/api/lookup", json={"emails": ["ann@acme.com", "bad"]},
+                           headers={"X-CSRF-Token": "the-session-csrf-token"})  # fmt: skip
+    assert response.status_code == 200
+    assert response.json == by_token and by_token["results"][0]["contact"]["id"] == ann.id
