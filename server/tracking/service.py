@@ -8,6 +8,7 @@ all of them); otherwise it goes untracked with the reason per recipient (TRK-10)
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -23,9 +24,10 @@ from ..records.pagination import Page
 from .injection import Rewritten, rewrite
 from .models import TrackedEmail, TrackedLink, TrackingSenderIp
 from .status import my_tracked_emails, tracking_status
-from .tokens import click_token, open_token
+from .tokens import click_token, open_token, verify_open
 
 __all__ = [
+    "attach_message_id",
     "create_tracked_email",
     "list_tracked_emails",
     "pixel_url",
@@ -221,3 +223,21 @@ def _register_preparer() -> None:
 
 
 _register_preparer()
+
+
+_PIXEL_TOKEN = re.compile(r"/t/o/([0-9a-z]+\.[A-Za-z0-9_-]+)")
+
+
+def attach_message_id(org_id: int, html: str | None, message_id: str | None) -> int | None:
+    """Give the tracked email whose pixel is in `html` (a logged copy of a message tracked through
+    /api/tracking/prepare) its Message-ID, so status and timeline find it; caller commits."""
+    if not html or not message_id:
+        return None
+    match = _PIXEL_TOKEN.search(html)
+    tracked_email_id = verify_open(match.group(1)) if match else None
+    email = db.session.get(TrackedEmail, tracked_email_id) if tracked_email_id else None
+    if email is None or email.org_id != org_id:
+        return None
+    if not email.message_id:
+        email.message_id = message_id.replace("\x00", "").strip().strip("<>") or None
+    return email.id

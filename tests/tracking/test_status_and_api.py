@@ -299,3 +299,20 @@ def test_prepare_takes_control_characters_without_storing_them(world):
     status = tracking_status(world.org.id, tracked_email_id=answer.json["tracked_email_id"])
     assert status["subject"] == "ab" and status["message_id"] == "m@x"
     assert [link["url"] for link in status["clicks"]["links"]] == ["https://e.com/a"]
+
+
+def test_logged_copy_gives_a_prepared_email_its_message_id(world):
+    """The add-in's prepare has no Message-ID yet; the logged copy's pixel names the email."""
+    from server.tracking.service import attach_message_id
+
+    html = world.api.post(
+        "/api/tracking/prepare", json={"html": HTML, "recipients": [world.address]}
+    ).json["html"]
+    tracked_id = attach_message_id(world.org.id, html, "<sent-1@seller.example>")
+    db.session.commit()
+    assert (
+        tracking_status(world.org.id, message_id="<sent-1@seller.example>")["tracked_email_id"]
+        == tracked_id
+    )
+    assert attach_message_id(world.org.id + 1, html, "<x@y>") is None
+    assert attach_message_id(world.org.id, "<p>no pixel</p>", "<x@y>") is None
