@@ -16,6 +16,7 @@ Without Redis (SQLite, demo), or when Redis fails, the endpoint records the even
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import secrets
 import socket
@@ -180,8 +181,16 @@ def submit(fields: dict[str, str]) -> None:
     """Keep one raw event: in the spool (then the stream), or recorded directly without Redis."""
     client = redis_client()
     if client is not None:
-        _spool(client).append(fields)
-        return
+        try:
+            _spool(client).append(fields)
+            return
+        except OSError:  # disk full or gone: straight to the stream, else the database
+            current_app.logger.exception("tracking spool not writable")
+        try:
+            client.xadd(stream_name(), {"b": json.dumps(fields, separators=(",", ":"))})
+            return
+        except Exception:
+            current_app.logger.exception("tracking stream unavailable; recording directly")
     _record_directly(fields)
 
 
