@@ -86,3 +86,35 @@ def test_send_checks_run_once_per_batch_and_still_stop_a_late_suppression(
     assert "r3@example.org" not in {m.recipients[0] for m in relay.messages}
     lookups = [s for s in count_queries if "FROM mail_suppressions" in s]
     assert len(lookups) == 1  # one query for the whole claimed batch
+
+
+def test_an_outcome_is_not_written_over_a_row_another_worker_took_meanwhile(app, relay):
+    """The writer's grouped UPDATE only touches rows this worker still leases (BULK-12)."""
+    from server.mail.delivery import Delivery
+    from server.mail.outbox_writer import OutcomeWriter
+
+    org = make_org()
+    user = make_user(org)
+    rows = queue(org, user, ["p@example.org", "q@example.org", "r@example.org"])
+    ids = outbox.claim_batch("me")
+    stolen = rows[1].id
+
+    with Delivery() as delivery, OutcomeWriter("me", pipelined=True) as writer:
+
+        def compose(row):  # the lease of q moves to another worker while q is being sent
+            if row.id == stolen:
+                db.session.query(OutboxMessage).filter_by(id=stolen).update(
+                    {"lease_owner": "other"}
+                )
+                db.session.commit()
+            return delivery.compose(row)
+
+        report = outbox.send_claimed(ids, "me", compose, delivery.transport_for, writer=writer)
+    outbox.count_outcomes(writer.states, report)
+
+    assert len(relay.messages) == 3  # q went (this worker still believed it held it)
+    assert report.sent == 2 and report.lost_lease == 1
+    db.session.expire_all()
+    taken = db.session.get(OutboxMessage, stolen)
+    assert (taken.state, taken.lease_owner) == ("sending", "other")
+    assert states()["p@example.org"] == states()["r@example.org"] == "sent"
