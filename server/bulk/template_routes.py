@@ -13,7 +13,7 @@ from ..auth.guard import auth_required, current_user
 from ..fields import Id
 from ..records.pagination import MAX_LIMIT
 from . import templates
-from .merge_fields import MERGE_FIELDS
+from .merge_fields import FILTERS, MERGE_FIELDS
 
 bp = APIBlueprint("email_templates", __name__)
 
@@ -93,6 +93,16 @@ class RenderedOut(Schema):
     text = String(allow_none=True)
 
 
+class MergeFieldOut(Schema):
+    name = String()
+    description = String()
+
+
+class MergeFieldsOut(Schema):
+    fields = List(Nested(MergeFieldOut))
+    filters = List(String())
+
+
 def _out(template) -> dict:
     user = current_user()
     return {
@@ -101,6 +111,18 @@ def _out(template) -> dict:
         "owner_id": template.owner_id, "can_edit": templates.can_edit(user, template),
         "created_at": template.created_at, "updated_at": template.updated_at,
     }  # fmt: skip
+
+
+@bp.get("/api/templates/merge-fields")
+@bp.output(MergeFieldsOut)
+@bp.doc(tags=["Templates"], summary="The merge fields and filters a template may use",
+        description=FIELDS_DOC)  # fmt: skip
+@auth_required()
+def merge_fields():
+    return {
+        "fields": [{"name": k, "description": v} for k, v in MERGE_FIELDS.items()],
+        "filters": sorted(FILTERS),
+    }
 
 
 @bp.post("/api/templates")

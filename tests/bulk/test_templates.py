@@ -193,6 +193,10 @@ def test_list_searches_by_name_and_pages_by_cursor(app, client):
 def test_the_merge_fields_are_declared_and_documented(app, client):
     assert {"first_name", "last_name", "email", "company", "owner_name", "owner_email",
             "sender_name", "sender_email"} == set(MERGE_FIELDS)  # fmt: skip
+    org, alice, *_ = world()
+    listed = ApiClient(client, alice).get("/api/templates/merge-fields").json
+    assert [f["name"] for f in listed["fields"]] == list(MERGE_FIELDS)
+    assert "default" in listed["filters"]
     document = client.get("/api/openapi.json").json
     description = document["paths"]["/api/templates"]["post"]["description"]
     assert all(f"`{name}`" in description for name in MERGE_FIELDS)
