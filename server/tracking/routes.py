@@ -18,7 +18,7 @@ from ..auth.guard import auth_required, current_user
 from ..errors import NotFound, ValidationFailed
 from ..extensions import db
 from ..records.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from . import ingest, service, status
+from . import ingest, logged_copies, service, status  # noqa: F401  (logged_copies: email.logged)
 from .tokens import verify_click, verify_open
 
 bp = APIBlueprint("tracking", __name__)
