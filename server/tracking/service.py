@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from ..clock import utcnow
 from ..extensions import db
+from ..mail.inbound_models import insert_if_absent
 from ..mail.models import OutboxMessage
 from ..orgs.models import User
 from ..orgs.settings import effective_settings, org_setting
@@ -210,8 +211,8 @@ def note_sender_ip(user_id: int, ip: str | None) -> None:
         )
     )
     now = utcnow()
-    if row is None:
-        db.session.add(TrackingSenderIp(user_id=user_id, ip=ip, last_seen_at=now))
+    if row is None:  # two first calls at once: one insert wins, the other does nothing
+        insert_if_absent(TrackingSenderIp, user_id=user_id, ip=ip, last_seen_at=now)
     elif row.last_seen_at < now - SENDER_IP_REFRESH:
         row.last_seen_at = now
 
