@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from ...bulk.templates import create_template
 from ...clock import utcnow
 from ...consent.service import grant_basis
 from ...emails.service import log_email
@@ -33,6 +34,15 @@ THREADS = [  # (subject, first message, reply)
     ("Contract renewal",
      "<p>Hi {first},</p><p>your contract renews next month. Shall we go through the options?</p>",
      "<p>Yes please. Tuesday 10:00 works for me.</p>"),
+]  # fmt: skip
+TEMPLATES = [  # (name, subject, html): shared, for the pane's and the card's "Insert a template"
+    ("Meeting follow-up", "Great meeting you, {{ first_name | default('there') }}",
+     "<p>Hi {{ first_name | default('there') }},</p><p>thank you for your time today. As promised, "
+     "here is a summary for {{ company | default('your team') }}.</p><p>Best regards,<br>"
+     "{{ sender_name }}</p>"),
+    ("Price list", "Our prices for {{ company | default('you') }}",
+     "<p>Hello {{ first_name | default('there') }},</p><p>please find our current price list "
+     "below. Volume discounts start at 50 seats.</p><p>{{ sender_name }}</p>"),
 ]  # fmt: skip
 BASES = ["consent", "legitimate_interest_prospect", "legitimate_interest_customer", "contract"]
 
@@ -80,7 +90,10 @@ def seed_activity(org_id: int, seed: int = 7) -> dict:
         bases += 1
     db.session.commit()
     tracked = _tracking(org_id, reps, contacts[:12], rng, now)
-    return {"threads": threads, "legal_bases": bases, "tracked": tracked}
+    for name, subject, html in TEMPLATES:
+        create_template(reps[0], {"name": name, "subject": subject, "html": html, "shared": True})
+    return {"threads": threads, "legal_bases": bases, "tracked": tracked,
+            "templates": len(TEMPLATES)}  # fmt: skip
 
 
 def _tracking(org_id: int, reps: list[User], contacts: list[Contact], rng, now) -> int:
