@@ -61,6 +61,9 @@ def make_test_app(database_url: str, instance_path: Path, **overrides):
         "INSTANCE_PATH": str(instance_path),
         "BASE_URL": "http://localhost",
         "SERVER_NAME": None,
+        # a notification stream ends after a second in tests (the fuzzer calls it many times)
+        "NOTIFICATIONS_STREAM_SECONDS": 1.0,
+        "NOTIFICATIONS_KEEPALIVE_SECONDS": 0.2,
         **overrides,
     }
     return create_app(config)
