@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from ...extensions import db
 from ...orgs.models import Organization, User
@@ -76,6 +77,19 @@ def company_names(org_id: int, ids: Iterable[int | None]) -> dict[int, str]:
         select(Company.id, Company.name).where(Company.org_id == org_id, Company.id.in_(wanted))
     )
     return {row.id: row.name for row in rows}
+
+
+def contact_names(org_id: int, ids: Iterable[int | None]) -> dict[int, str]:
+    """Display names of the org's contacts with these ids (name, else primary address)."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    contacts = db.session.scalars(
+        select(Contact)
+        .options(selectinload(Contact.emails))
+        .where(Contact.org_id == org_id, Contact.id.in_(wanted))
+    )
+    return {contact.id: contact.display_name for contact in contacts}
 
 
 def demo_users(limit: int = 50) -> list[User]:

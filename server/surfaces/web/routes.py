@@ -129,8 +129,17 @@ def home(user: User):
     )
 
 
+PRIVACY_LABELS = {
+    "full": "Full: subject and content",
+    "subject": "Subject: subject and parties, no content",
+    "metadata": "Metadata: parties and time only",
+}
+
+
 def _shown(key: str, value: object) -> str:
     """A setting's value as words: On/Off, lists joined, record types by their plural."""
+    if key == "email_privacy_minimum":
+        return PRIVACY_LABELS.get(str(value), str(value))
     if isinstance(value, bool):
         return "On" if value else "Off"
     if value is None or value == []:

@@ -12,6 +12,7 @@ from markupsafe import Markup
 from ...emails.timeline import build_timeline
 from ...orgs.models import User
 from .blueprint import bp, humanize, localtime
+from .queries import contact_names
 
 PAGE_SIZE = 20
 CONSENT_TITLES = {
@@ -76,9 +77,11 @@ def _tracking(data: dict) -> dict:
     return {"title": f"{who} {verb}{target}", "meta": f"“{data.get('subject') or ''}”{machine}"}
 
 
-def _consent(data: dict) -> dict:
+def _consent(data: dict, names: dict[int, str]) -> dict:
     action = data.get("action") or ""
     title = CONSENT_TITLES.get(action, humanize(action))
+    if data.get("contact_id") in names:  # on a company, deal, ...: say whose consent changed
+        title = f"{title}: {names[data['contact_id']]}"
     parts = [humanize(data.get("basis")) if data.get("basis") else None, data.get("reason")]
     surface = data.get("surface")
     if surface:
@@ -89,9 +92,15 @@ def _consent(data: dict) -> dict:
 def record_timeline(user: User, kind: str, record_id: int, cursor: str | None) -> dict:
     """A page of the record's timeline, ready for web/_timeline.html."""
     page = build_timeline(user, kind, record_id, cursor, PAGE_SIZE)
+    names = {}
+    if kind != "contact":  # a contact's own page needs no name on its consent entries
+        consent = [i["data"].get("contact_id") for i in page["items"] if i["kind"] == "consent"]
+        names = contact_names(user.org_id, consent)
+    shapes = {"email": _email, "tracking": _tracking,
+              "consent": lambda data: _consent(data, names)}  # fmt: skip
     entries = []
     for item in page["items"]:
-        shape = {"email": _email, "tracking": _tracking, "consent": _consent}.get(item["kind"])
+        shape = shapes.get(item["kind"])
         shown = shape(item["data"]) if shape else {"title": humanize(item["kind"]), "meta": ""}
         entries.append({**shown, "kind": item["kind"], "when": _when(item["at"]),
                         "pinned": item["pinned"]})  # fmt: skip
