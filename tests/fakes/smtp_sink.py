@@ -6,6 +6,8 @@
     sink.reject("bounce@example.org", 550)        # at RCPT, for that address, every time
     sink.fail_next(451, count=2, stage="data")    # the next two messages, at the end of DATA
     sink.fail_next(421, stage="mail")             # 421 then closes the connection
+    SmtpSink(pipelining=True)                     # advertises PIPELINING (RFC 2920) at EHLO
+    SmtpSink(record_reads=True)                   # keeps each chunk read off a connection
     ... sink.messages, sink.connections ...
     sink.stop()
 
@@ -70,6 +72,7 @@ class _State:
     hold_after: int | None = None  # messages past this many wait for `released`
     holding: threading.Event = field(default_factory=threading.Event)
     released: threading.Event = field(default_factory=threading.Event)
+    reads: list[tuple[int, bytes]] | None = None  # (connection, bytes of one read), if recorded
 
 
 def _self_signed(directory: Path) -> tuple[Path, Path]:
@@ -176,6 +179,15 @@ class _Handler:
         return f"250 2.0.0 Ok: queued as {queue_id}"
 
 
+class _PipeliningHandler(_Handler):
+    """Also advertises PIPELINING: aiosmtpd reads commands line by line, so it takes them
+    pipelined and answers each in order."""
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname  # what aiosmtpd does itself when there is no hook
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+
 class _CountingSMTP(SMTP):
     def __init__(self, *args, state: _State, **kwargs) -> None:
         with warnings.catch_warnings():  # implicit TLS: AUTH is over TLS, aiosmtpd cannot tell
@@ -190,6 +202,12 @@ class _CountingSMTP(SMTP):
                 self.connection_number = self._state.connections
                 self._state.live.append(self)
         super().connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        if self._state.reads is not None:
+            with self._state.lock:
+                self._state.reads.append((getattr(self, "connection_number", 0), bytes(data)))
+        super().data_received(data)
 
     def connection_lost(self, error) -> None:
         with self._state.lock:
@@ -210,11 +228,18 @@ class _Controller(Controller):
 class SmtpSink:
     """A loopback SMTP server for tests (see the module docstring)."""
 
-    def __init__(self, *, tls: str | None = None, auth: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        tls: str | None = None,
+        auth: tuple[str, str] | None = None,
+        pipelining: bool = False,
+        record_reads: bool = False,
+    ) -> None:
         assert tls in (None, "starttls", "implicit")
-        self.tls, self.auth = tls, auth
+        self.tls, self.auth, self.pipelining = tls, auth, pipelining
         self.host, self.port = "127.0.0.1", free_port()
-        self._state = _State()
+        self._state = _State(reads=[] if record_reads else None)
         self._dir = tempfile.TemporaryDirectory(prefix="smtp-sink-")
         self.cert_path: Path | None = None
         self._controller: Controller | None = None
@@ -256,6 +281,13 @@ class SmtpSink:
             return list(self._state.messages)
 
     @property
+    def reads(self) -> list[tuple[int, bytes]]:
+        """(connection, bytes) of every read off a client connection, in order (record_reads)."""
+        assert self._state.reads is not None, "SmtpSink(record_reads=True) records reads"
+        with self._state.lock:
+            return list(self._state.reads)
+
+    @property
     def connections(self) -> int:
         """Client connections made since start()."""
         return self._state.connections
@@ -283,8 +315,9 @@ class SmtpSink:
                 auth_required=True,
                 auth_require_tls=self.tls == "starttls",  # implicit TLS is TLS from the start
             )
+        handler = (_PipeliningHandler if self.pipelining else _Handler)(self._state)
         self._controller = _Controller(
-            _Handler(self._state),
+            handler,
             hostname=self.host,
             port=self.port,
             ssl_context=ssl_context,
