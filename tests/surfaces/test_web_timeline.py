@@ -45,6 +45,14 @@ def test_contact_page_shows_emails_and_consent_newest_first(app, client):
     assert ' src="https://t.example/p.gif"' not in timeline  # held back as data-remote-src (LOG-10)
     assert "1 remote image not loaded" in timeline
 
+    email_id = timeline.split('id="email-')[1].split('"')[0]  # the newest email first: Second
+    shown = client.get(f"/contacts/{contact.id}?images={email_id}").get_data(as_text=True)
+    shown = shown[shown.index('id="timeline"') :]
+    first_id = shown.split('id="email-')[2].split('"')[0]
+    shown = client.get(f"/contacts/{contact.id}?images={first_id}").get_data(as_text=True)
+    assert ' src="https://t.example/p.gif"' in shown  # loaded because the viewer asked
+    assert "<script>alert(1)" not in shown and "onclick" not in shown  # still sanitized
+
 
 def test_company_page_pages_through_its_contacts_emails(app, client):
     org = make_org()

@@ -146,6 +146,12 @@ def _sections(user: User, kind: str, record_id: int) -> list[dict]:
     return sections
 
 
+def _timeline_args() -> tuple[str | None, int | None]:
+    """The timeline page asked for, and the email whose remote images to load (LOG-10)."""
+    images = request.args.get("images", "")
+    return request.args.get("timeline_cursor"), int(images) if images.isdigit() else None
+
+
 def _detail_page(user: User, kind: str, record_id: int):
     record = get_record(user.org_id, kind, record_id)
     return render_template(
@@ -159,7 +165,8 @@ def _detail_page(user: User, kind: str, record_id: int):
         fields=_fields(kind, record, user),
         properties=sorted((record.properties or {}).items()),
         sections=_sections(user, kind, record_id),
-        timeline=record_timeline(user, kind, record_id, request.args.get("timeline_cursor")),
+        timeline=record_timeline(user, kind, record_id, *_timeline_args()),
+        timeline_cursor=request.args.get("timeline_cursor"),
     )
 
 
@@ -284,5 +291,6 @@ def custom_record(user: User, type_id: int, record_id: int):
         fields=[*fields, ("Owner", owner)],
         properties=[],
         sections=_sections(user, "custom", record_id),
-        timeline=record_timeline(user, "custom", record_id, request.args.get("timeline_cursor")),
+        timeline=record_timeline(user, "custom", record_id, *_timeline_args()),
+        timeline_cursor=request.args.get("timeline_cursor"),
     )

@@ -9,7 +9,10 @@ from typing import Any
 
 from markupsafe import Markup
 
+from ...emails.models import LoggedEmail
+from ...emails.privacy import email_view
 from ...emails.timeline import build_timeline
+from ...extensions import db
 from ...orgs.models import User
 from .blueprint import bp, humanize, localtime
 from .queries import contact_names
@@ -89,8 +92,17 @@ def _consent(data: dict, names: dict[int, str]) -> dict:
     return {"title": title, "meta": " · ".join(p for p in parts if p and p != "—")}
 
 
-def record_timeline(user: User, kind: str, record_id: int, cursor: str | None) -> dict:
-    """A page of the record's timeline, ready for web/_timeline.html."""
+def _with_images(user: User, data: dict) -> dict:
+    """The email's view with its remote images restored, at the viewer's request (LOG-10)."""
+    email = db.session.get(LoggedEmail, data["id"])
+    return email_view(email, user, images=True) if email is not None else data
+
+
+def record_timeline(
+    user: User, kind: str, record_id: int, cursor: str | None, images_for: int | None = None
+) -> dict:
+    """A page of the record's timeline, ready for web/_timeline.html; `images_for` is the id of
+    the email whose remote images the viewer asked to see."""
     page = build_timeline(user, kind, record_id, cursor, PAGE_SIZE)
     names = {}
     if kind != "contact":  # a contact's own page needs no name on its consent entries
@@ -100,8 +112,13 @@ def record_timeline(user: User, kind: str, record_id: int, cursor: str | None) -
               "consent": lambda data: _consent(data, names)}  # fmt: skip
     entries = []
     for item in page["items"]:
-        shape = shapes.get(item["kind"])
-        shown = shape(item["data"]) if shape else {"title": humanize(item["kind"]), "meta": ""}
+        shape, data = shapes.get(item["kind"]), item["data"]
+        if item["kind"] == "email" and images_for and data.get("id") == images_for:
+            data = _with_images(user, data)
+        shown = shape(data) if shape else {"title": humanize(item["kind"]), "meta": ""}
+        if item["kind"] == "email":
+            shown["email_id"] = data.get("id")
+            shown["images_shown"] = bool(data.get("images_shown"))
         entries.append({**shown, "kind": item["kind"], "when": _when(item["at"]),
                         "pinned": item["pinned"]})  # fmt: skip
     return {"entries": entries, "next_cursor": page["next_cursor"]}
