@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from server.auth.models import ApiToken
 from server.clock import utcnow
 from server.consent.service import grant_basis
+from server.extensions import db
 from server.orgs.settings import set_org_settings
 from server.tracking.recording import record_events
 from server.tracking.service import create_tracked_email
@@ -86,3 +88,38 @@ def test_tracked_emails_cells_carry_their_column_names(app, client):
     page = client.get("/tracking").get_data(as_text=True)
     for label in ("Sent to", "Status", "Opens", "Clicks", "Sent"):
         assert f'data-label="{label}"' in page
+
+
+def test_settings_page_creates_shows_once_and_revokes_an_api_token(app, client):
+    """ADM-2 / API: a newcomer gets a personal API token from the web app, not only the CLI."""
+    org = make_org()
+    rep = make_user(org)
+    csrf = sign_in(client, rep)
+    assert "You have no API tokens yet." in client.get("/settings").get_data(as_text=True)
+
+    created = client.post("/settings/tokens", data={"csrf_token": csrf, "name": "Reporting"})
+    assert created.status_code == 201 and created.headers["Cache-Control"] == "no-store"
+    page = created.get_data(as_text=True)
+    plaintext = page.split('<code class="token-value">')[1].split("</code>")[0]
+    assert plaintext.startswith("lia_") and "cannot be shown again" in page
+    me = client.get("/api/me", headers={"Authorization": f"Bearer {plaintext}"})
+    assert me.status_code == 200 and me.get_json()["user"]["id"] == rep.id
+    again = client.get("/settings").get_data(as_text=True)
+    assert "Reporting" in again and plaintext not in again  # shown once
+
+    token = db.session.scalar(db.select(ApiToken).where(ApiToken.user_id == rep.id))
+    revoked = client.post(f"/settings/tokens/{token.id}/revoke", data={"csrf_token": csrf})
+    assert revoked.status_code == 303
+    assert (
+        client.get("/api/me", headers={"Authorization": f"Bearer {plaintext}"}).status_code == 401
+    )
+    assert "Revoked" in client.get("/settings").get_data(as_text=True)
+
+
+def test_token_forms_need_the_csrf_token_and_a_name(app, client):
+    org = make_org()
+    rep = make_user(org)
+    csrf = sign_in(client, rep)
+    assert client.post("/settings/tokens", data={"name": "x"}).status_code == 403
+    nameless = client.post("/settings/tokens", data={"csrf_token": csrf, "name": "  "})
+    assert nameless.status_code == 422 and "A token needs a name." in nameless.get_data(True)

@@ -10,6 +10,7 @@ from flask import current_app, redirect, render_template, request, session, url_
 from sqlalchemy import select
 
 from ...auth.guard import login_session, logout_session, resolve_user
+from ...auth.tokens import create_api_token, list_api_tokens, revoke_api_token
 from ...errors import Forbidden, NotFound
 from ...extensions import db
 from ...mail.mailboxes import disconnect_mailbox, list_mailboxes
@@ -154,7 +155,11 @@ def _shown(key: str, value: object) -> str:
 @bp.get("/settings")
 @signed_in
 def settings(user: User):
-    """The caller's effective settings (with the org's locks) and connected mailboxes."""
+    """The caller's effective settings (with the org's locks), mailboxes and API tokens."""
+    return _settings_page(user)
+
+
+def _settings_page(user: User, new_token: str | None = None, status: int = 200):
     rows = [
         {"label": SETTING_LABELS.get(key, key), "value": _shown(key, item["value"]),
          "locked": item["locked"]}
@@ -163,9 +168,27 @@ def settings(user: User):
     connect = [
         (name, url_for(f"mailboxes.connect_{name.lower()}")) for name in _configured_providers()
     ]
-    return render_template(
-        "web/settings.html", rows=rows, mailboxes=list_mailboxes(user), connect=connect
-    )
+    page = render_template(
+        "web/settings.html", rows=rows, mailboxes=list_mailboxes(user), connect=connect,
+        tokens=list_api_tokens(user), new_token=new_token,
+    )  # fmt: skip
+    return page, status, {"Cache-Control": "no-store"}
+
+
+@bp.post("/settings/tokens")
+@signed_in
+def token_create(user: User):
+    """Create a personal API token and show it on the settings page, this once (never stored)."""
+    _, plaintext = create_api_token(user, request.form.get("name", ""))
+    return _settings_page(user, new_token=plaintext, status=201)
+
+
+@bp.post("/settings/tokens/<int:token_id>/revoke")
+@signed_in
+def token_revoke(user: User, token_id: int):
+    """Revoke one of my API tokens, then back to the settings."""
+    revoke_api_token(user, token_id)
+    return redirect(url_for("web.settings", _anchor="tokens"), 303)
 
 
 @bp.post("/settings/mailboxes/<int:mailbox_id>/disconnect")
