@@ -123,3 +123,9 @@ def test_token_forms_need_the_csrf_token_and_a_name(app, client):
     assert client.post("/settings/tokens", data={"name": "x"}).status_code == 403
     nameless = client.post("/settings/tokens", data={"csrf_token": csrf, "name": "  "})
     assert nameless.status_code == 422 and "A token needs a name." in nameless.get_data(True)
+
+
+def test_home_links_to_the_api_tokens(app, client):
+    org = make_org()
+    sign_in(client, make_user(org))
+    assert 'href="/settings#tokens">API tokens</a>' in client.get("/").get_data(as_text=True)
