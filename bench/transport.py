@@ -61,6 +61,8 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     add("--timeout", type=int, default=900, help="seconds before the run is abandoned")
     add("--rounds", type=int, default=5,
         help="bare and pipeline alternate in rounds (a shared machine's load shifts)")  # fmt: skip
+    add("--no-pipelining", dest="pipelining", action="store_false",
+        help="the sink does not offer PIPELINING (the transport goes in lock-step)")  # fmt: skip
     add("--keep", action="store_true", help="keep the database after the run")
     return parser.parse_args(argv)
 
@@ -227,7 +229,7 @@ def measure(opts: argparse.Namespace) -> int:
     bare_sent = pipe_sent = 0
     bare_seconds = pipe_seconds = 0.0
     ratios: list[float] = []
-    with _sink.Sink() as sink:
+    with _sink.Sink(pipelining=opts.pipelining) as sink:
         app, admin_url = make_app(opts, sink)
         try:
             _say(f"queueing {warm} warm-up outbox rows in {opts.database_name} ...")

@@ -78,7 +78,7 @@ class SmtpTransport:
             raise ValueError(f"security must be starttls, tls or none, not {security!r}")
         self.host, self.port, self.security = host, port, security
         self.username, self.password = username, password
-        self.ssl_context = ssl_context or ssl.create_default_context()
+        self._ssl_context = ssl_context  # the default one is made when TLS first needs it
         self.timeout, self.local_hostname, self.pool_size = timeout, local_hostname, pool_size
         self._idle: list[smtplib.SMTP] = []
         self._lock = threading.Lock()
@@ -93,6 +93,13 @@ class SmtpTransport:
             username=config.get("SMTP_USERNAME"),
             password=config.get("SMTP_PASSWORD"),
         )
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext:
+        """The context given, else the system's default (made once; loading CAs takes ms)."""
+        if self._ssl_context is None:
+            self._ssl_context = ssl.create_default_context()
+        return self._ssl_context
 
     # --- connections ---------------------------------------------------------------------------
 
