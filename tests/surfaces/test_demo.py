@@ -178,6 +178,7 @@ def test_liaison_demo_serves_the_seeded_app_on_loopback(tmp_path):
         base = f"http://127.0.0.1:{port}"
         for path in ["/", "/signin", "/api/docs", "/api/openapi.json"]:
             assert f"{base}{path}" in printed
+        _read_until(process, "Running on")  # the URLs are printed just before it listens
         signin = requests.get(f"{base}/signin", timeout=30)
         assert signin.status_code == 200 and "Sign in as Lena Fischer" in signin.text
         assert requests.get(f"{base}/api/openapi.json", timeout=30).json()["openapi"]

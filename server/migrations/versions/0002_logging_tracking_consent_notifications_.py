@@ -1,8 +1,8 @@
-"""logging tracking consent notifications
+"""logging tracking consent notifications templates
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-23 12:34:14.551968
+Create Date: 2026-11-23 13:04:14.898320
 
 """
 from alembic import op
@@ -35,6 +35,27 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_email_intents')),
     sa.UniqueConstraint('nonce', name=op.f('uq_email_intents_nonce'))
     )
+    op.create_table('email_templates',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('owner_id', sa.Integer(), nullable=True),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('name_key', sa.String(length=200), nullable=False),
+    sa.Column('subject', sa.String(length=998), nullable=False),
+    sa.Column('html', sa.Text(), nullable=False),
+    sa.Column('text', sa.Text(), nullable=True),
+    sa.Column('shared', sa.Boolean(), nullable=False),
+    sa.Column('created_at', server.clock.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', server.clock.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['org_id'], ['organizations.id'], name=op.f('fk_email_templates_org_id_organizations'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['owner_id'], ['users.id'], name=op.f('fk_email_templates_owner_id_users'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_email_templates')),
+    sa.UniqueConstraint('org_id', 'name_key', name='uq_email_templates_org_name')
+    )
+    with op.batch_alter_table('email_templates', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_email_templates_org_id'), ['org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_email_templates_owner_id'), ['owner_id'], unique=False)
+
     op.create_table('notifications',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('org_id', sa.Integer(), nullable=False),
@@ -286,5 +307,10 @@ def downgrade():
         batch_op.drop_index('ix_notifications_user')
 
     op.drop_table('notifications')
+    with op.batch_alter_table('email_templates', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_email_templates_owner_id'))
+        batch_op.drop_index(batch_op.f('ix_email_templates_org_id'))
+
+    op.drop_table('email_templates')
     op.drop_table('email_intents')
     # ### end Alembic commands ###
