@@ -23,13 +23,15 @@ def serve(host: str, port: int) -> None:
     At scale: gunicorn 'server:create_app()' for the web, `liaison worker` and `liaison beat`.
     """
     from flask import current_app
+    from werkzeug.serving import run_simple
 
     from .jobs import start_inline_runner
 
     app = current_app._get_current_object()
     if app.config.get("QUEUE", "inline") == "inline":
         start_inline_runner(app)
-    app.run(host=host, port=port, threaded=True, use_reloader=False)
+    # not app.run(): Flask ignores it inside a `flask`-style CLI command
+    run_simple(host, port, app, threaded=True, use_reloader=False)
 
 
 @main.command("bench", context_settings={"ignore_unknown_options": True})
