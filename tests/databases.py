@@ -61,6 +61,11 @@ def make_test_app(database_url: str, instance_path: Path, **overrides):
         "INSTANCE_PATH": str(instance_path),
         "BASE_URL": "http://localhost",
         "SERVER_NAME": None,
+        # a configured relay that refuses (port 9, discard): queueing from the org address works;
+        # tests that really send start the SMTP sink and point these at it
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": 9,
+        "SMTP_SECURITY": "none",
         # a notification stream ends after a second in tests (the fuzzer calls it many times)
         "NOTIFICATIONS_STREAM_SECONDS": 1.0,
         "NOTIFICATIONS_KEEPALIVE_SECONDS": 0.2,

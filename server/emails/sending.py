@@ -25,7 +25,7 @@ from flask import current_app
 
 from ..clock import utcnow
 from ..consent.gate import check_recipients
-from ..errors import Conflict, ConsentRequired, ValidationFailed
+from ..errors import Conflict, ConsentRequired, ServiceUnavailable, ValidationFailed
 from ..extensions import db
 from ..mail import outbox
 from ..mail.mailboxes import get_mailbox
@@ -88,6 +88,12 @@ def resolve_sender(user: User, mailbox_id: int | None) -> Sender:
     if not address:
         raise ValidationFailed(
             "The organization has no sending address; choose one of your connected mailboxes.",
+            field="from_mailbox_id",
+        )
+    if not current_app.config.get("SMTP_HOST"):
+        raise ServiceUnavailable(
+            "This server has no SMTP relay for the organization address (LIAISON_SMTP_HOST); "
+            "send from one of your connected mailboxes instead.",
             field="from_mailbox_id",
         )
     return Sender("smtp", address, user.name, reply_to=[{"email": user.email, "name": user.name}])

@@ -213,3 +213,16 @@ def test_a_deal_offers_its_associated_contacts_addresses(app, client):
     assert [p["email"] for p in first.content["cc"]] == ["bob@customer.test"]
     assert {"type": "deal", "id": deal.id} in first.content["log"]["associations"]
     assert stranger.id
+
+
+def test_without_a_relay_the_org_address_is_refused_when_queued_not_after(app, client, monkeypatch):
+    """ONE-1: no LIAISON_SMTP_HOST means the org address cannot send; the rep hears it at once
+    (503 naming the From field) instead of a 202 whose row fails later, out of sight."""
+    org, alice, company, bob = world()
+    monkeypatch.setitem(app.config, "SMTP_HOST", None)
+    response = send(ApiClient(client, alice), "contact", bob.id, to=["bob@customer.test"],
+                    subject="Hi")  # fmt: skip
+    assert response.status_code == 503
+    assert response.json["error"]["field"] == "from_mailbox_id"
+    assert "LIAISON_SMTP_HOST" in response.json["error"]["message"]
+    assert rows() == []
