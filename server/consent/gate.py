@@ -73,8 +73,12 @@ def _ids(query) -> set[int]:
 
 
 def _one_time_bases(org_id: int, ids: set[int], outbox_id: int | None) -> dict[int, list]:
-    """Unused one-time bases per contact (or the one this outbox row already consumed)."""
-    usable = OneTimeBasis.used_by_outbox_id.is_(None) & OneTimeBasis.used_at.is_(None)
+    """Unused one-time bases per contact (or the one this outbox row already consumed); a basis
+    taken by a message that then failed or was skipped is unused again (one message sent)."""
+    never_sent = select(OutboxMessage.id).where(OutboxMessage.state.in_(("failed", "skipped")))
+    usable = (OneTimeBasis.used_by_outbox_id.is_(None) & OneTimeBasis.used_at.is_(None)) | (
+        OneTimeBasis.used_by_outbox_id.in_(never_sent)  # its message never went: usable again
+    )
     if outbox_id is not None:
         usable = usable | (OneTimeBasis.used_by_outbox_id == outbox_id)
     found: dict[int, list] = {}
@@ -239,7 +243,7 @@ def consent_send_check(rows: list[OutboxMessage]) -> dict[int, str]:
         if decision.status != "allowed" or decision.one_time_basis_id is None:
             return reason_for(decision)
         basis = db.session.get(OneTimeBasis, decision.one_time_basis_id)
-        if basis.used_by_outbox_id is None:
+        if basis.used_by_outbox_id != row.id:  # unused, or taken by a message that never went
             basis.used_by_outbox_id, basis.used_at = row.id, utcnow()
             db.session.add(
                 ConsentAudit(

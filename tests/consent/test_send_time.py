@@ -165,3 +165,29 @@ def test_a_retried_message_keeps_the_one_time_basis_it_consumed(app, relay):
     with time_machine.travel(state_of(row.id).next_attempt_at + timedelta(seconds=1)):
         send_due()
     assert state_of(row.id).state == "sent" and len(relay.messages) == 1
+
+
+def test_a_basis_taken_by_a_message_that_failed_is_usable_again(app, relay):
+    """GDPR-2: a one-time basis is for one message *sent*; a message the relay never accepted
+    does not use it up (found by the newcomer pass: a failed send took the basis)."""
+    org = make_org()
+    admin = make_user(org, role="super_admin", email="admin@org.example")
+    set_org_settings(admin, {"data_privacy": True})
+    contact = make_contact(org, "client@example.org")
+    basis = service.give_one_time_basis(
+        org.id, admin.id, contact.id, "Sending the signed contract", "transactional", "api"
+    )
+    failed = queue(org, admin, "client@example.org", "transactional")
+    app.config["SMTP_HOST"] = None  # no relay: the message fails for good
+    send_due()
+    assert state_of(failed.id).state == "failed"
+    gate.require_allowed(org.id, ["client@example.org"], "transactional")  # usable again
+
+    app.config["SMTP_HOST"] = relay.host
+    resent = queue(org, admin, "client@example.org", "transactional")
+    send_due()
+    assert state_of(resent.id).state == "sent" and len(relay.messages) == 1
+    db.session.expire_all()
+    assert db.session.get(OneTimeBasis, basis.id).used_by_outbox_id == resent.id
+    with pytest.raises(ConsentRequired):
+        gate.require_allowed(org.id, ["client@example.org"], "transactional")
