@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from ..errors import ValidationFailed
 from ..extensions import db
+from ..mail.models import OutboxMessage
 from ..records.pagination import Page, paginate
 from .models import HUMAN, TrackedEmail, TrackedLink, TrackingEvent
 
@@ -33,10 +34,31 @@ def who_text(email: TrackedEmail) -> str:
     return f"One of the {email.recipient_count} recipients (who is not known)"
 
 
-def state_of(email: TrackedEmail) -> str:
-    """untracked | sent | opened | clicked (human events only)."""
+NOT_SENT = ("failed", "skipped")  # outbox states of a message that never went out
+PENDING = ("queued", "sending")
+
+
+def _outbox_states(emails: list[TrackedEmail]) -> dict[int, str]:
+    """The outbox state of each email sent through our outbox, in one query."""
+    ids = [e.outbox_id for e in emails if e.outbox_id]
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(OutboxMessage.id, OutboxMessage.state).where(OutboxMessage.id.in_(ids))
+    )
+    return dict(rows.all())
+
+
+def state_of(email: TrackedEmail, outbox_state: str | None = None) -> str:
+    """untracked | queued | not_sent | sent | opened | clicked (human events only); an email of
+    our outbox is "queued" until its row is sent and "not_sent" when the row failed or was
+    skipped (it was tracked when composed, before the transport's answer)."""
     if not email.tracked:
         return "untracked"
+    if outbox_state in NOT_SENT:
+        return "not_sent"
+    if outbox_state in PENDING:
+        return "queued"
     if email.clicks_human:
         return "clicked"
     return "opened" if email.opens_human else "sent"
@@ -52,11 +74,11 @@ def _link(link: TrackedLink) -> dict:
     }
 
 
-def status_dict(email: TrackedEmail) -> dict:
-    """The JSON status of one tracked email."""
+def status_dict(email: TrackedEmail, outbox_state: str | None = None) -> dict:
+    """The JSON status of one tracked email (`outbox_state`: its outbox row's, if any)."""
     return {
         "tracked_email_id": email.id,
-        "state": state_of(email),
+        "state": state_of(email, outbox_state),
         "tracked": email.tracked,
         "untracked_reason": email.untracked_reason,
         "subject": email.subject,
@@ -96,7 +118,9 @@ def tracking_status(
     else:
         return None
     email = db.session.scalars(stmt.order_by(TrackedEmail.id.desc()).limit(1)).first()
-    return status_dict(email) if email is not None else None
+    if email is None:
+        return None
+    return status_dict(email, _outbox_states([email]).get(email.outbox_id))
 
 
 def my_tracked_emails(
@@ -114,8 +138,13 @@ def my_tracked_emails(
     )
     if status == "opened":
         stmt = stmt.where(TrackedEmail.opens_human > 0)
-    elif status == "unopened":
-        stmt = stmt.where(TrackedEmail.opens_human == 0, TrackedEmail.opens_trackable.is_(True))
+    elif status == "unopened":  # sent and not opened: not a message that never went out
+        never_went = select(OutboxMessage.id).where(OutboxMessage.state.in_(NOT_SENT + PENDING))
+        stmt = stmt.where(
+            TrackedEmail.opens_human == 0,
+            TrackedEmail.opens_trackable.is_(True),
+            TrackedEmail.outbox_id.is_(None) | TrackedEmail.outbox_id.not_in(never_went),
+        )
     elif status == "clicked":
         stmt = stmt.where(TrackedEmail.clicks_human > 0)
     elif status == "unclicked":
@@ -123,7 +152,8 @@ def my_tracked_emails(
     elif status:
         raise ValidationFailed(f"status must be one of {', '.join(STATUSES)}.", field="status")
     page = paginate(stmt, [TrackedEmail.id], cursor, limit)
-    page.items = [status_dict(email) for email in page.items]
+    states = _outbox_states(page.items)
+    page.items = [status_dict(email, states.get(email.outbox_id)) for email in page.items]
     return page
 
 

@@ -316,3 +316,24 @@ def test_logged_copy_gives_a_prepared_email_its_message_id(world):
     )
     assert attach_message_id(world.org.id + 1, html, "<x@y>") is None
     assert attach_message_id(world.org.id, "<p>no pixel</p>", "<x@y>") is None
+
+
+def test_a_tracked_message_that_never_went_out_is_not_sent_not_unopened(world, app):
+    """TRK-5/TRK-7: the tracked email is made when the message is composed; if the relay never
+    accepts it, its status says "not_sent" and it is no "unopened" email (newcomer pass)."""
+    from server.mail.outbox_tasks import send_due
+
+    row = _queue(world, [world.address])
+    listed = world.api.get("/api/tracking/emails").json["items"]
+    assert listed == []  # nothing tracked before the message is composed
+    app.config["SMTP_HOST"] = None  # no relay: the row fails once composed
+    try:
+        send_due()
+    finally:
+        app.config["SMTP_HOST"] = "127.0.0.1"
+    db.session.expire_all()
+    [item] = world.api.get("/api/tracking/emails").json["items"]
+    assert item["state"] == "not_sent"
+    assert world.api.get("/api/tracking/emails?status=unopened").json["items"] == []
+    status = tracking_status(world.org.id, message_id=row.message_id)
+    assert status["state"] == "not_sent"

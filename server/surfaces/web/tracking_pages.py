@@ -14,7 +14,8 @@ from .blueprint import bp, signed_in
 
 FILTERS = [("", "All"), ("opened", "Opened"), ("unopened", "Unopened"),
            ("clicked", "Clicked"), ("unclicked", "Not clicked")]  # fmt: skip
-STATE_LABELS = {"sent": "Sent", "opened": "Opened", "clicked": "Clicked", "untracked": "Untracked"}
+STATE_LABELS = {"sent": "Sent", "opened": "Opened", "clicked": "Clicked", "untracked": "Untracked",
+                "queued": "Queued", "not_sent": "Not sent"}  # fmt: skip
 
 
 @bp.get("/tracking")
