@@ -241,3 +241,23 @@ def test_data_accepted_after_a_refused_transaction_gets_an_empty_message(mail, r
         b"MAIL FROM:<b@example.com>\r\nRCPT TO:<x@example.org>\r\nRCPT TO:<y@example.org>\r\n"
         b"DATA\r\n.\r\nquit\r\n"  # QUIT by smtplib
     )
+
+
+@pytest.mark.parametrize(
+    ("data", "exact"),
+    [
+        (b".first line\r\n..two dots\r\n.\r\nmiddle\r\n. \r\nend\r\n", True),
+        (b"Subject: x\r\n\r\n.no final line break", False),  # a CRLF is added
+        (b"Subject: x\r\n\r\nbare\n.lf\r\n", False),  # stuffed; aiosmtpd unstuffs after CRLF only
+    ],
+)
+def test_the_data_arrives_as_in_lock_step(sink, make_smtp_sink, data, exact):
+    """Dot-stuffing and the final line break as smtplib's `data` does them."""
+    plain = make_smtp_sink()
+    for server in (sink, plain):
+        transport = transport_for(server)
+        assert isinstance(transport.send("b@example.com", ["r@example.org"], data), Accepted)
+        transport.close()
+    assert sink.messages[0].data == plain.messages[0].data
+    if exact:
+        assert sink.messages[0].data == data  # stuffed on the wire, unstuffed by the sink
