@@ -12,7 +12,10 @@ from flask import current_app
 
 from ..auth.guard import auth_required, current_user
 from ..errors import NotFound, ValidationFailed
-from . import bcc  # noqa: F401  (registers the inbound "log" handler, LOG-2)
+from . import (
+    activity,  # noqa: F401  (email.logged: records' last activity)
+    bcc,  # noqa: F401  (registers the inbound "log" handler, LOG-2)
+)
 from .attachments import get_attachment, open_attachment, safe_content_type
 from .intents import create_intent, intent_view
 from .privacy import visible_level
