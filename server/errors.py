@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from apiflask import APIFlask, HTTPError
+from flask import has_request_context, request
 from werkzeug.exceptions import HTTPException
 
 
@@ -133,6 +134,24 @@ def _first_validation_problem(detail: Any, path: tuple[str, ...] = ()) -> tuple[
     return None
 
 
+_BAD_JSON = "The request body is not valid JSON."
+
+
+def _json_sent() -> bool:
+    """True when the request says its body is JSON (a 400 then means it could not be parsed)."""
+    return has_request_context() and request.is_json and bool(request.get_data(cache=True))
+
+
+def _body_problem(json_errors: Any) -> tuple[str, str] | None:
+    """A clearer message than marshmallow's when the body as a whole is wrong: not JSON at all
+    (a form, say), or JSON that is not an object."""
+    if has_request_context() and not request.is_json and request.get_data(cache=True):
+        return "Content-Type", "Send the body as JSON with 'Content-Type: application/json'."
+    if isinstance(json_errors, dict) and list(json_errors) == ["_schema"]:
+        return "body", "The request body must be a JSON object."
+    return None
+
+
 def register_error_handlers(app: APIFlask) -> None:
     """Route every error through one JSON shape (and document that shape in the OpenAPI spec)."""
     app.config["HTTP_ERROR_SCHEMA"] = ERROR_SCHEMA
@@ -140,6 +159,12 @@ def register_error_handlers(app: APIFlask) -> None:
 
     @app.error_processor
     def _http_error(error: HTTPError):
+        if error.status_code == 422 and isinstance(error.detail, dict) and "json" in error.detail:
+            unclear = _body_problem(error.detail["json"])
+            if unclear:
+                return error_body(422, unclear[1], unclear[0], details=error.detail), 422
+        if error.status_code == 400 and _json_sent():
+            return error_body(400, _BAD_JSON, "body"), 400, error.headers
         if error.status_code == 422 and error.detail:
             found = _first_validation_problem(error.detail)
             if found:
@@ -162,6 +187,8 @@ def register_error_handlers(app: APIFlask) -> None:
     def _werkzeug_error(error: HTTPException):
         status = error.code or 500
         headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+        if status == 400 and _json_sent():
+            return error_body(400, _BAD_JSON, "body"), 400, headers
         return error_body(status, error.description or error.name), status, headers
 
     @app.errorhandler(Exception)

@@ -34,3 +34,23 @@ def test_config_reads_liaison_environment(monkeypatch):
     assert config.DEMO is True
     app = create_app({**config.as_flask(), "SECRET_KEY": "x"})
     assert app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql+psycopg://")
+
+
+def test_a_body_that_is_not_what_the_api_takes_gets_a_clear_error(app, client):
+    """Bad input is a JSON error naming what is wrong (newcomer pass: the messages were
+    werkzeug's "The browser (or proxy) sent a request..." and marshmallow's "_schema")."""
+    from tests.factories import ApiClient, make_org, make_user
+
+    api = ApiClient(client, make_user(make_org()))
+    cases = [
+        ("{not json", "application/json", 400, "body", "not valid JSON"),
+        ('"a string"', "application/json", 422, "body", "must be a JSON object"),
+        ("recipients=a@b.example", "application/x-www-form-urlencoded", 422, "Content-Type",
+         "application/json"),
+        ("{}", "application/json", 422, "recipients", "Missing data"),
+    ]  # fmt: skip
+    for body, content_type, status, field, words in cases:
+        response = api.post("/api/consent/check", data=body, headers={"Content-Type": content_type})
+        error = response.get_json()["error"]
+        assert (response.status_code, error["field"]) == (status, field), (body, error)
+        assert words in error["message"]
