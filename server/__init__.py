@@ -96,7 +96,12 @@ def create_app(config: Config | dict | None = None) -> APIFlask:
         "BearerAuth": {
             "type": "http",
             "scheme": "bearer",
-            "description": "A personal API token or a Microsoft identity token.",
+            "description": (
+                "A personal API token (create one on the web app's settings page, or "
+                "`liaison users token`), a Microsoft identity token or a Google ID token. "
+                "In these docs, click Authorize and paste a personal API token to try requests: "
+                "a signed-in browser session also needs its CSRF token, which the docs do not send."
+            ),
         },
     }
 

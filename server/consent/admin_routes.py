@@ -13,7 +13,7 @@ from flask import Response
 from ..auth.guard import auth_required, current_user
 from . import data_subject, subscription_types
 
-bp = APIBlueprint("consent_admin", __name__)
+bp = APIBlueprint("consent_admin", __name__, tag="Subscription types")
 ADMIN = ("admin",)
 
 

@@ -14,7 +14,7 @@ from .record_send import send_from_record
 from .replies import MODES, reply_to_email
 from .schemas import RECORD_TYPES, EmailRecordRef
 
-bp = APIBlueprint("email_send", __name__)
+bp = APIBlueprint("email_send", __name__, tag="Email sending")
 
 MAX_BODY = 2_000_000
 _ADDRESSES = {"validate": Length(max=20)}

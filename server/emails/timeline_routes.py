@@ -13,7 +13,7 @@ from . import actions
 from .schemas import RECORD_TYPES
 from .timeline import build_timeline
 
-bp = APIBlueprint("email_timeline", __name__)
+bp = APIBlueprint("email_timeline", __name__, tag="Timeline")
 
 
 class TimelineQuery(Schema):
