@@ -48,7 +48,12 @@ def _start_host(app) -> tuple[subprocess.Popen, str]:
         except requests.RequestException:
             return False
 
-    wait_until(up, 60, f"gunicorn on port {port}", poll=0.1)
+    try:
+        wait_until(up, 60, f"gunicorn on port {port}", poll=0.1)
+    except BaseException:
+        os.killpg(process.pid, signal.SIGQUIT)  # never leave a server behind
+        process.wait(timeout=30)
+        raise
     return process, base
 
 
