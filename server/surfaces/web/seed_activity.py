@@ -77,39 +77,37 @@ def seed_activity(org_id: int, seed: int = 7) -> dict:
     contacts = list(db.session.scalars(
         select(Contact).where(Contact.org_id == org_id).order_by(Contact.id).limit(40)
     ))  # fmt: skip
-    threads = 0
+    threads: list[tuple[User, Contact, int, datetime]] = []
     for n, contact in enumerate(contacts[:24]):
         rep = reps[n % len(reps)]
         when = now - timedelta(days=rng.randint(1, 30), hours=rng.randint(0, 8))
         _thread(rep, contact, THREADS[n % len(THREADS)], n, when)
-        threads += 1
+        threads.append((rep, contact, n, when))
     bases = 0
     for contact in contacts[:16]:
         grant_basis(org_id, reps[0].id, contact.id, rng.choice(BASES),
                     "Met at the Hannover trade fair", "web")  # fmt: skip
         bases += 1
     db.session.commit()
-    tracked = _tracking(org_id, reps, contacts[:12], rng, now)
+    tracked = _tracking(org_id, threads[:12])
     for name, subject, html in TEMPLATES:
         create_template(reps[0], {"name": name, "subject": subject, "html": html, "shared": True})
-    return {"threads": threads, "legal_bases": bases, "tracked": tracked,
+    return {"threads": len(threads), "legal_bases": bases, "tracked": tracked,
             "templates": len(TEMPLATES)}  # fmt: skip
 
 
-def _tracking(org_id: int, reps: list[User], contacts: list[Contact], rng, now) -> int:
-    """Tracked emails with human opens and clicks, and machine ones (a privacy proxy), recorded
-    through the tracking pipeline, so the statuses, the feed and the bell are real."""
-    html = (
-        '<p>Hi {first},</p><p>here is the <a href="https://northwind.example/pricing">price '
-        'list</a> and the <a href="https://northwind.example/case-study">case study</a>.</p>'
-    )
+def _tracking(org_id: int, threads: list[tuple[User, Contact, int, datetime]]) -> int:
+    """The first message of these threads was tracked when sent: human opens and clicks, and
+    machine ones (a privacy proxy), recorded through the tracking pipeline, so statuses, the
+    feed, the bell and the records' timelines are real."""
     events: list[RawEvent] = []
-    for n, contact in enumerate(contacts):
-        rep = reps[n % len(reps)]
-        sent = now - timedelta(days=rng.randint(1, 6), hours=rng.randint(1, 9))
+    for rep, contact, n, sent in threads:
+        subject, first_html, _reply = THREADS[n % len(THREADS)]
+        html = first_html.format(first=contact.first_name or "there", rep=rep.name.split()[0])
+        html += '<p><a href="https://northwind.example/pricing">Our price list</a></p>'
         email, _ = create_tracked_email(
-            org_id, rep.id, [contact.primary_email], "Price list and case study",
-            html.format(first=contact.first_name or "there"), None, sent_at=sent,
+            org_id, rep.id, [contact.primary_email], subject, html, None,
+            message_id=f"<demo-{n}-1@northwind.example>", sent_at=sent,
         )  # fmt: skip
         if n % 3 != 2:  # two in three opened by a person, some of them clicked
             events.append(_event(email.id, "open", sent + timedelta(hours=2), HUMAN_AGENT, n))
@@ -121,7 +119,7 @@ def _tracking(org_id: int, reps: list[User], contacts: list[Contact], rng, now) 
                                  ip="17.58.0.9"))  # fmt: skip
     db.session.commit()
     record_events(events)
-    return len(contacts)
+    return len(threads)
 
 
 HUMAN_AGENT = (
