@@ -78,3 +78,27 @@ def test_empty_timeline_says_what_will_appear(app, client):
     sign_in(client, rep)
     page = client.get(f"/contacts/{contact.id}").get_data(as_text=True)
     assert "No activity yet" in page
+
+
+def test_opens_of_a_logged_email_show_on_the_contacts_timeline(app, client):
+    from server.tracking.classify import RawEvent
+    from server.tracking.recording import record_events
+    from server.tracking.service import create_tracked_email
+
+    org = make_org()
+    rep = make_user(org, email="rita@acme.example")
+    contact = make_contact(org, emails=["anna@buyer.example"], first_name="Anna")
+    sent = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+    _log(rep, contact, "First offer", sent)
+    tracked, _ = create_tracked_email(org.id, rep.id, ["anna@buyer.example"], "First offer",
+                                      "<p>Hi</p>", None, message_id="<First-offer@mail.example>",
+                                      sent_at=sent)  # fmt: skip
+    record_events([RawEvent(uid="o1", kind="open", tracked_email_id=tracked.id, position=None,
+                            at=sent + timedelta(hours=2), ip="198.51.100.7",
+                            user_agent="Mozilla/5.0 (Windows NT 10.0) Thunderbird/128.0",
+                            headers={}, viewer_id=None)])  # fmt: skip
+    sign_in(client, rep)
+    page = client.get(f"/contacts/{contact.id}").get_data(as_text=True)
+    timeline = page[page.index('id="timeline"') :]
+    assert "Opened “First offer”" in timeline
+    assert timeline.index("Opened “First offer”") < timeline.index("Sent · from")

@@ -73,11 +73,15 @@ def _email(data: dict) -> dict:
 
 
 def _tracking(data: dict) -> dict:
-    verb = "opened" if data.get("kind") == "open" else "clicked"
-    who = data.get("attribution") or "The recipient"
-    target = f" {data['url']}" if data.get("url") else ""
-    machine = "" if data.get("human", True) else f" (machine: {humanize(data['classification'])})"
-    return {"title": f"{who} {verb}{target}", "meta": f"“{data.get('subject') or ''}”{machine}"}
+    subject = data.get("subject") or "(no subject)"
+    if data.get("kind") == "open":
+        title = f"Opened “{subject}”"
+    else:
+        title = f"Clicked {data.get('url') or 'a link'} in “{subject}”"
+    parts = [data.get("attribution") or "By the recipient"]
+    if not data.get("human", True):
+        parts.append(f"machine, not a person: {humanize(data.get('classification'))}")
+    return {"title": title, "meta": " · ".join(parts)}
 
 
 def _consent(data: dict, names: dict[int, str]) -> dict:
