@@ -73,9 +73,17 @@ class Watched:
     def __init__(self, page: Page) -> None:
         self.page, self.problems = page, []
         page.route("**/*", self._only_loopback)
-        page.on("requestfailed", lambda r: self.problems.append(f"failed: {r.url} {r.failure}"))
+        page.on("requestfailed", self._failed)
         page.on("response", self._check_status)
         page.on("pageerror", lambda e: self.problems.append(f"script error: {e}"))
+
+    def _failed(self, request) -> None:
+        # the header bell's EventSource is cut when the page navigates away: that is no failure
+        aborted_stream = "/api/notifications/stream" in request.url and "ABORTED" in str(
+            request.failure
+        )
+        if not aborted_stream:
+            self.problems.append(f"failed: {request.url} {request.failure}")
 
     def _only_loopback(self, route) -> None:
         host = urlsplit(route.request.url).hostname or ""

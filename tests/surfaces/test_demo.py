@@ -164,6 +164,17 @@ def _read_until(process: subprocess.Popen, marker: str, limit_s: float = 120) ->
     raise AssertionError(f"`liaison demo` did not print {marker!r}; it printed:\n{''.join(seen)}")
 
 
+def _get_when_listening(url: str, limit_s: float = 60) -> requests.Response:
+    deadline = time.monotonic() + limit_s
+    while True:
+        try:
+            return requests.get(url, timeout=30)
+        except requests.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def test_liaison_demo_serves_the_seeded_app_on_loopback(tmp_path):
     port = _free_port()
     env = {**os.environ, "LIAISON_INSTANCE_PATH": str(tmp_path), "PYTHONUNBUFFERED": "1"}
@@ -178,8 +189,7 @@ def test_liaison_demo_serves_the_seeded_app_on_loopback(tmp_path):
         base = f"http://127.0.0.1:{port}"
         for path in ["/", "/signin", "/api/docs", "/api/openapi.json"]:
             assert f"{base}{path}" in printed
-        _read_until(process, "Running on")  # the URLs are printed just before it listens
-        signin = requests.get(f"{base}/signin", timeout=30)
+        signin = _get_when_listening(f"{base}/signin")  # URLs are printed just before it listens
         assert signin.status_code == 200 and "Sign in as Lena Fischer" in signin.text
         assert requests.get(f"{base}/api/openapi.json", timeout=30).json()["openapi"]
         home = requests.get(f"{base}/", timeout=30, allow_redirects=False)
