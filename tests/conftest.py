@@ -125,3 +125,12 @@ def count_queries(app):
     event.listen(db.engine, "before_cursor_execute", _record)
     yield statements
     event.remove(db.engine, "before_cursor_execute", _record)
+
+
+@pytest.fixture
+def relay(app, smtp_sink):
+    """The app's SMTP relay pointed at the SMTP sink for this test (restored after it)."""
+    previous = {k: app.config.get(k) for k in ("SMTP_HOST", "SMTP_PORT", "SMTP_SECURITY")}
+    app.config.update(SMTP_HOST=smtp_sink.host, SMTP_PORT=smtp_sink.port, SMTP_SECURITY="none")
+    yield smtp_sink
+    app.config.update(previous)

@@ -29,14 +29,6 @@ HTML = '<p>Dear {{ first_name | default("friend") }} of {{ company | default("yo
 
 
 @pytest.fixture
-def relay(app, smtp_sink):
-    previous = {k: app.config.get(k) for k in ("SMTP_HOST", "SMTP_PORT", "SMTP_SECURITY")}
-    app.config.update(SMTP_HOST=smtp_sink.host, SMTP_PORT=smtp_sink.port, SMTP_SECURITY="none")
-    yield smtp_sink
-    app.config.update(previous)
-
-
-@pytest.fixture
 def runner(app):
     yield jobs.start_inline_runner
     existing = app.extensions.pop("inline_runner", None)

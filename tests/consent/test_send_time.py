@@ -19,15 +19,6 @@ from server.orgs.settings import set_org_settings
 from tests.factories import make_contact, make_org, make_user
 
 
-@pytest.fixture
-def relay(app, smtp_sink):
-    """Point the app's SMTP relay at the sink for this test."""
-    previous = {k: app.config.get(k) for k in ("SMTP_HOST", "SMTP_PORT", "SMTP_SECURITY")}
-    app.config.update(SMTP_HOST=smtp_sink.host, SMTP_PORT=smtp_sink.port, SMTP_SECURITY="none")
-    yield smtp_sink
-    app.config.update(previous)
-
-
 def queue(org, user, address: str, purpose="commercial", origin=None) -> OutboxMessage:
     gate.require_allowed(org.id, [address], purpose, origin)
     row = outbox.queue_message(

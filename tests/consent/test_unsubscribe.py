@@ -25,14 +25,6 @@ from server.mail.suppression import is_suppressed
 from tests.factories import make_contact, make_org, make_user
 
 
-@pytest.fixture
-def relay(app, smtp_sink):
-    previous = {k: app.config.get(k) for k in ("SMTP_HOST", "SMTP_PORT", "SMTP_SECURITY")}
-    app.config.update(SMTP_HOST=smtp_sink.host, SMTP_PORT=smtp_sink.port, SMTP_SECURITY="none")
-    yield smtp_sink
-    app.config.update(previous)
-
-
 def queue(org, user, address, purpose="commercial", origin=None, *, sub_type=None, **extra):
     consent = {"purpose": purpose, "origin": origin}
     if sub_type:

@@ -31,15 +31,6 @@ from tests.factories import (
 
 
 @pytest.fixture
-def relay(app, smtp_sink):
-    """The app's SMTP relay pointed at the sink for this test."""
-    previous = {k: app.config.get(k) for k in ("SMTP_HOST", "SMTP_PORT", "SMTP_SECURITY")}
-    app.config.update(SMTP_HOST=smtp_sink.host, SMTP_PORT=smtp_sink.port, SMTP_SECURITY="none")
-    yield smtp_sink
-    app.config.update(previous)
-
-
-@pytest.fixture
 def runner(app):
     yield jobs.start_inline_runner
     existing = app.extensions.pop("inline_runner", None)

@@ -8,7 +8,6 @@ import email
 from datetime import UTC, datetime
 from email.policy import default as default_policy
 
-import pytest
 from sqlalchemy import select
 
 from server.emails.replies import prefixed
@@ -19,14 +18,6 @@ from server.mail.models import OutboxMessage
 from server.mail.outbox_tasks import send_due
 from server.orgs.settings import set_org_settings
 from tests.factories import ApiClient, make_company, make_contact, make_org, make_ticket, make_user
-
-
-@pytest.fixture
-def relay(app, smtp_sink):
-    previous = {k: app.config.get(k) for k in ("SMTP_HOST", "SMTP_PORT", "SMTP_SECURITY")}
-    app.config.update(SMTP_HOST=smtp_sink.host, SMTP_PORT=smtp_sink.port, SMTP_SECURITY="none")
-    yield smtp_sink
-    app.config.update(previous)
 
 
 def world():

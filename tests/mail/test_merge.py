@@ -105,15 +105,6 @@ def test_rows_of_one_send_share_one_message_template():
     assert "Dear B," in html and "Dear A," in a.data.decode()
 
 
-@pytest.fixture
-def relay(app, smtp_sink):
-    """Point the app's SMTP relay at the sink for this test."""
-    previous = {k: app.config.get(k) for k in ("SMTP_HOST", "SMTP_PORT", "SMTP_SECURITY")}
-    app.config.update(SMTP_HOST=smtp_sink.host, SMTP_PORT=smtp_sink.port, SMTP_SECURITY="none")
-    yield smtp_sink
-    app.config.update(previous)
-
-
 def test_the_outbox_sends_personalized_messages_and_fails_a_sandbox_violation(app, relay):
     org = make_org()
     user = make_user(org, email="ann@org.example")

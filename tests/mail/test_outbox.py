@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 import time_machine
 
 from server.clock import utcnow
@@ -15,15 +14,6 @@ from server.mail import outbox
 from server.mail.models import OutboxMessage
 from server.mail.outbox_tasks import send_due
 from tests.factories import make_org, make_user
-
-
-@pytest.fixture
-def relay(app, smtp_sink):
-    """Point the app's SMTP relay at the sink for this test."""
-    previous = {k: app.config.get(k) for k in ("SMTP_HOST", "SMTP_PORT", "SMTP_SECURITY")}
-    app.config.update(SMTP_HOST=smtp_sink.host, SMTP_PORT=smtp_sink.port, SMTP_SECURITY="none")
-    yield smtp_sink
-    app.config.update(previous)
 
 
 def queue(org, user, recipients: list[str], **fields) -> list[OutboxMessage]:

@@ -11,10 +11,7 @@ from server.mail.models import OutboxMessage
 from server.mail.outbox_tasks import send_due
 from server.mail.suppression import is_suppressed, suppress
 from tests.factories import make_org, make_user
-from tests.mail import test_outbox
 from tests.mail.test_outbox import queue, states
-
-relay = test_outbox.relay  # the fixture pointing the SMTP relay at the sink
 
 
 def test_mail_sent_is_published_for_each_sent_row_after_it_is_marked(app, relay):
