@@ -162,7 +162,7 @@ def measure(opts: argparse.Namespace, url: str, shape: _data.Shape, token: str) 
             Path(tmp), LOOKUP_PATH, token,
             [json.dumps({"emails": [a for a, _ in pairs]}) for pairs in bodies],
         )  # fmt: skip
-        with _harness.gunicorn(url, opts.workers, opts.threads) as (base, meter):
+        with _harness.gunicorn(url, opts.workers, opts.threads, opts.connections) as (base, meter):
             _say(f"gunicorn at {base}: {opts.workers} gthread workers x {opts.threads} threads")
             try:
                 verify(base, token, url, shape, bodies[:20])

@@ -189,7 +189,7 @@ def _measure(opts: argparse.Namespace, url: str, tmp: str) -> int:
                       LIAISON_TRACKING_SPOOL=spool)  # fmt: skip
     runs: dict[str, _harness.WrkResult] = {}
     script, _ = _harness.write_scripts(Path(tmp), "/", "", ["{}"])
-    with _harness.gunicorn(url, opts.workers, opts.threads) as (base, meter):
+    with _harness.gunicorn(url, opts.workers, opts.threads, opts.connections) as (base, meter):
         pixel, click = _prepare(base, token)
         pairs = ((("bare GIF", "/t/bench/o"), ("pixel /t/o", pixel)),
                  (("bare redirect", "/t/bench/c"), ("click /t/c", click)))  # fmt: skip

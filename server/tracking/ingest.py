@@ -16,7 +16,6 @@ Without Redis (SQLite, demo), or when Redis fails, the endpoint records the even
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import secrets
 import socket
@@ -25,6 +24,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 from flask import current_app, request
 
 from ..extensions import db
@@ -43,19 +43,20 @@ _SPOOLS: dict[tuple[int, str], Spool] = {}
 
 def redis_client():
     """The app's Redis client for tracking, or None without LIAISON_REDIS_URL."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    return _redis_of(current_app._get_current_object())  # type: ignore[attr-defined]
+
+
+def _redis_of(app):
     url = app.config.get("REDIS_URL")
     cached = app.extensions.get("tracking_redis")
     if cached is not None and cached[0] == url:
         return cached[1]
     if not url:
         return None
-    cached = current_app.extensions.get("tracking_redis")
-    if cached is None or cached[0] != url:
-        import redis
+    import redis
 
-        cached = (url, redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5))
-        current_app.extensions["tracking_redis"] = cached
+    cached = (url, redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5))
+    app.extensions["tracking_redis"] = cached
     return cached[1]
 
 
@@ -74,10 +75,12 @@ _ENVIRON_OF = {short: "HTTP_" + header.upper().replace("-", "_") for short, head
                PREFETCH_FIELDS.items()}  # fmt: skip
 
 
-def capture(kind: str, tracked_email_id: int, position: int | None) -> dict[str, str]:
+def capture(
+    kind: str, tracked_email_id: int, position: int | None, environ: dict | None = None
+) -> dict[str, str]:
     """The raw event of this request as flat strings (read from the WSGI environ: this runs on
     every pixel, so it stays cheap)."""
-    environ = request.environ
+    environ = request.environ if environ is None else environ
     fields = {
         "u": _uid(),
         "k": kind,
@@ -150,19 +153,21 @@ def spool_directory() -> Path:
     return Path(configured) if configured else Path(current_app.instance_path) / "tracking-spool"
 
 
-def _spool(client) -> Spool:
-    cached = current_app.extensions.get("tracking_spool")
+def _spool(client, app=None) -> Spool:
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    cached = app.extensions.get("tracking_spool")
     if cached is not None and cached.pid == os.getpid():
         return cached
-    directory = spool_directory()
-    key = (os.getpid(), str(directory))
-    spool = _SPOOLS.get(key)
-    if spool is None:
-        spool = _SPOOLS[key] = Spool(directory)
-        adopt_orphans(directory, client, stream_name())  # what a dead worker left here
-        if not current_app.testing:  # tests ship explicitly (ship_pending)
-            spool.start_shipper(client, stream_name())
-    current_app.extensions["tracking_spool"] = spool
+    with app.app_context():
+        directory = spool_directory()
+        key = (os.getpid(), str(directory))
+        spool = _SPOOLS.get(key)
+        if spool is None:
+            spool = _SPOOLS[key] = Spool(directory)
+            adopt_orphans(directory, client, stream_name())  # what a dead worker left here
+            if not app.testing:  # tests ship explicitly (ship_pending)
+                spool.start_shipper(client, stream_name())
+    app.extensions["tracking_spool"] = spool
     return spool
 
 
@@ -179,18 +184,19 @@ def ship_pending() -> int:
 
 def submit(fields: dict[str, str]) -> None:
     """Keep one raw event: in the spool (then the stream), or recorded directly without Redis."""
-    client = redis_client()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    client = _redis_of(app)
     if client is not None:
         try:
-            _spool(client).append(fields)
+            _spool(client, app).append(fields)
             return
         except OSError:  # disk full or gone: straight to the stream, else the database
-            current_app.logger.exception("tracking spool not writable")
+            app.logger.exception("tracking spool not writable")
         try:
-            client.xadd(stream_name(), {"b": json.dumps(fields, separators=(",", ":"))})
+            client.xadd(stream_name(), {"b": orjson.dumps(fields)})
             return
         except Exception:
-            current_app.logger.exception("tracking stream unavailable; recording directly")
+            app.logger.exception("tracking stream unavailable; recording directly")
     _record_directly(fields)
 
 

@@ -43,8 +43,10 @@ def _plain(text: str, code: int) -> Response:
 def pixel(token: str):
     """The open pixel: the GIF whatever the token; a genuine token's GET is recorded."""
     tracked_email_id = verify_open(token)
-    if tracked_email_id is not None and request.method == "GET":
-        ingest.submit(ingest.capture("o", tracked_email_id, None))
+    if tracked_email_id is not None:
+        environ = request.environ
+        if environ["REQUEST_METHOD"] == "GET":
+            ingest.submit(ingest.capture("o", tracked_email_id, None, environ))
     return _gif()
 
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import atexit
 import fcntl
-import json
 import logging
 import os
 import secrets
 import threading
 from pathlib import Path
+
+import orjson
 
 SUFFIX = ".spool"
 ROTATE_BYTES = 4 * 1024 * 1024
@@ -48,8 +49,8 @@ def entry_lines(fields: dict) -> list[dict]:
     events = []
     for raw in blob.splitlines():
         try:
-            events.append(json.loads(raw))
-        except ValueError:
+            events.append(orjson.loads(raw))
+        except orjson.JSONDecodeError:
             log.warning("skipping a malformed tracking event line")
     return events
 
@@ -78,7 +79,7 @@ class Spool:
 
     def append(self, fields: dict) -> None:
         """Keep one event (durable once this returns, whatever happens to the process)."""
-        line = (json.dumps(fields, separators=(",", ":")) + "\n").encode()
+        line = orjson.dumps(fields, option=orjson.OPT_APPEND_NEWLINE)
         with self.lock:
             os.write(self.fd, line)
 
