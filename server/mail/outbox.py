@@ -283,7 +283,9 @@ def send_claimed(
     writer: OutcomeWriter | None = None,
 ) -> BatchReport:
     """Send each claimed row: batch checks, then compose, transport and its outcome written
-    (see server/mail/outbox_writer.py for when each outcome is durable). With a `writer` kept
+    (see server/mail/outbox_writer.py for when each outcome is durable). A transport with
+    `start` (SMTP) has its verdict on one message read after the next message is composed; one
+    message at most is ever waiting for its verdict. With a `writer` kept
     across batches by the caller, the outcomes it writes are counted by the caller
     (`count_outcomes` once the writer is closed); otherwise they are in the report."""
     if writer is None:
@@ -310,31 +312,48 @@ def send_claimed(
                 db.session.execute(statement, finish_params(row.id, worker, values)).rowcount
             )
     db.session.commit()  # the skips and the checks' own writes (e.g. a one-time basis used)
-    for row in live:
-        if row.id in reasons:
-            continue
-        if _expired(row):
-            report.lost_lease += 1
-            continue
-        transport = transport_for(row)
-        wait = getattr(transport, "reserve", lambda _row: 0.0)(row)
-        if wait > 0:
+    pending: tuple[OutboxMessage, Callable[[], object]] | None = None
+    try:
+        for row in live:
+            if row.id in reasons:
+                continue
+            if _expired(row):
+                report.lost_lease += 1
+                continue
+            transport = transport_for(row)
+            wait = getattr(transport, "reserve", lambda _row: 0.0)(row)
+            if wait > 0:
+                _commit_pending()
+                reason = f"mailbox throttled; next try in {wait:.0f} s"
+                writer.write(row, _defer_values(row, wait, reason))
+                continue
+            try:  # while the relay takes in the previous message (see SmtpTransport.start)
+                message = compose(row)
+            except Exception as exc:  # a message that cannot be built will never be: fail it
+                _commit_pending()
+                writer.write(row, _outcome(row, PermanentFailure(f"build: {exc}")))
+                report.errors.append(f"{row.id}: {exc}")
+                continue
+            if pending is not None:
+                pending, (sent_row, verdict) = None, pending
+                writer.write(sent_row, _outcome(sent_row, verdict()))
             _commit_pending()
-            reason = f"mailbox throttled; next try in {wait:.0f} s"
-            writer.write(row, _defer_values(row, wait, reason))
-            continue
-        try:
-            message = compose(row)
-        except Exception as exc:  # a message that cannot be built will never be: fail it
-            _commit_pending()
-            writer.write(row, _outcome(row, PermanentFailure(f"build: {exc}")))
-            report.errors.append(f"{row.id}: {exc}")
-            continue
-        _commit_pending()
-        writer.settle()
-        result = transport.send(envelope_for(row), [row.recipient], message)
-        writer.write(row, _outcome(row, result))
+            writer.settle()
+            pending = (row, _start(transport, envelope_for(row), row.recipient, message))
+    finally:
+        if pending is not None:
+            sent_row, verdict = pending
+            writer.write(sent_row, _outcome(sent_row, verdict()))
     return report
+
+
+def _start(transport, envelope_from: str, recipient: str, message: bytes) -> Callable[[], object]:
+    """The transport's pending send (SMTP), or a finished one (providers that answer at once)."""
+    start = getattr(transport, "start", None)
+    if start is not None:
+        return start(envelope_from, [recipient], message)
+    result = transport.send(envelope_from, [recipient], message)
+    return lambda: result
 
 
 def count_outcomes(states: list[tuple[int, str]], report: BatchReport) -> None:

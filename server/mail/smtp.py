@@ -13,6 +13,10 @@ message instead of 3 + recipients. Every reply is checked and mapped as in lock-
 MAIL or every RCPT refused sends no data (RSET after a refused DATA; a single "." if DATA got 354
 all the same, RFC 2920 section 3.1). Messages to more than `PIPELINE_RECIPIENTS` recipients, and
 servers without PIPELINING, go in lock-step.
+
+`start` leaves the reply to the data unread and returns what reads it: the outbox composes its
+next message while the relay takes this one in, instead of waiting idle for the verdict. The
+message still counts as sent only once that reply is read and is a 250.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import re
 import smtplib
 import ssl
 import threading
+from collections.abc import Callable
 
 from .transport import Accepted, PermanentFailure, SendResult, TemporaryFailure
 
@@ -30,6 +35,8 @@ _QUEUE_ID = re.compile(
 )
 
 
+# what quote_address passes as is: one @, no spaces, brackets, quotes, comments or route syntax
+_PLAIN_ADDRESS = re.compile(r"[^\s<>()\[\]\\\",;:@]+@[^\s<>()\[\]\\\",;:@]+")
 PIPELINE_RECIPIENTS = 100  # a bigger group would go in lock-step (replies stay far below buffers)
 
 
@@ -161,6 +168,22 @@ class SmtpTransport:
         mailbox: str | None = None,
     ) -> SendResult:
         """Send one message over a pooled connection and map the server's replies."""
+        return self.start(envelope_from, recipients, message)()
+
+    def start(
+        self,
+        envelope_from: str,
+        recipients: list[str],
+        message: bytes,
+        *,
+        mailbox: str | None = None,
+    ) -> Callable[[], SendResult]:
+        """Send one message up to its last reply and return what reads that reply and maps it.
+
+        With PIPELINING the data goes out and the server's verdict is read only when the result
+        is called: the caller composes its next message meanwhile, while the server takes this
+        one in. Until then the connection stays checked out; call the result before starting
+        another message that should reuse it."""
         if not recipients:
             raise ValueError("no recipients")
         addresses = [envelope_from, *recipients]
@@ -169,33 +192,49 @@ class SmtpTransport:
             try:
                 conn, fresh = self._checkout()
             except smtplib.SMTPAuthenticationError as exc:
-                return _answer(exc.smtp_code, exc.smtp_error)
+                return _done(_answer(exc.smtp_code, exc.smtp_error))
             except smtplib.SMTPNotSupportedError as exc:
-                return PermanentFailure(f"SMTP server: {exc}")
+                return _done(PermanentFailure(f"SMTP server: {exc}"))
             except smtplib.SMTPResponseException as exc:
-                return _answer(exc.smtp_code, exc.smtp_error)
+                return _done(_answer(exc.smtp_code, exc.smtp_error))
             except (smtplib.SMTPException, OSError) as exc:
-                return TemporaryFailure(f"cannot connect to {self.host}:{self.port}: {exc!r}")
+                return _done(
+                    TemporaryFailure(f"cannot connect to {self.host}:{self.port}: {exc!r}")
+                )
             try:
                 result = self._transaction(conn, envelope_from, recipients, message, utf8)
             except _Stale:
                 _discard(conn)
                 if fresh or attempt == 2:
-                    return TemporaryFailure("SMTP server closed the connection", None, 421)
+                    return _done(TemporaryFailure("SMTP server closed the connection", None, 421))
                 continue
             except (smtplib.SMTPException, OSError) as exc:
                 _discard(conn)
-                return TemporaryFailure(f"SMTP connection lost: {exc!r}")
-            if getattr(conn, "sock", None) is None:
-                _discard(conn)
-            else:
-                self._checkin(conn)
-            return result
+                return _done(TemporaryFailure(f"SMTP connection lost: {exc!r}"))
+            if isinstance(result, _LastReply):
+                return lambda: self._finish(conn, result)
+            self._release(conn)
+            return _done(result)
         raise AssertionError("unreachable")
+
+    def _finish(self, conn: smtplib.SMTP, last_reply: _LastReply) -> SendResult:
+        try:
+            result = last_reply.read()
+        except (smtplib.SMTPException, OSError) as exc:
+            _discard(conn)
+            return TemporaryFailure(f"SMTP connection lost: {exc!r}")
+        self._release(conn)
+        return result
+
+    def _release(self, conn: smtplib.SMTP) -> None:
+        if getattr(conn, "sock", None) is None:
+            _discard(conn)
+        else:
+            self._checkin(conn)
 
     def _transaction(
         self, conn: smtplib.SMTP, sender: str, recipients: list[str], message: bytes, utf8: bool
-    ) -> SendResult:
+    ) -> SendResult | _LastReply:
         options: list[str] = []
         if utf8:
             if not conn.has_extn("smtputf8"):
@@ -239,14 +278,42 @@ class SmtpTransport:
         return _accepted(reply, rejected)
 
 
+def _done(result: SendResult) -> Callable[[], SendResult]:
+    return lambda: result
+
+
+class _LastReply:
+    """The data went out; reading the server's reply to it is left for later."""
+
+    def __init__(self, conn: smtplib.SMTP, rejected: dict[str, tuple[int, bytes]]) -> None:
+        self.conn, self.rejected = conn, rejected
+
+    def read(self) -> SendResult:
+        """Read and map the reply to the data."""
+        code, reply = self.conn.getreply()
+        if code == 421:
+            _discard(self.conn)
+        if code != 250:
+            return _answer(code, reply)
+        return _accepted(reply, self.rejected)
+
+
+def quote_address(address: str) -> str:
+    """`<address>` for a plain address (what we send from and to); smtplib's parser otherwise."""
+    if _PLAIN_ADDRESS.fullmatch(address):
+        return f"<{address}>"
+    return smtplib.quoteaddr(address)
+
+
 def _pipelined(
     conn: smtplib.SMTP, sender: str, recipients: list[str], message: bytes, options: list[str]
-) -> SendResult:
-    """One transaction with MAIL, the RCPTs and DATA in one write (RFC 2920), replies in order."""
+) -> SendResult | _LastReply:
+    """One transaction with MAIL, the RCPTs and DATA in one write (RFC 2920), replies in order;
+    the reply to the data is left to read (`_LastReply`)."""
     params = "".join(f" {option}" for option in options)
     commands = [
-        f"MAIL FROM:{smtplib.quoteaddr(sender)}{params}",
-        *(f"RCPT TO:{smtplib.quoteaddr(recipient)}" for recipient in recipients),
+        f"MAIL FROM:{quote_address(sender)}{params}",
+        *(f"RCPT TO:{quote_address(recipient)}" for recipient in recipients),
         "DATA",
     ]
     if any("\r" in command or "\n" in command for command in commands):
@@ -288,12 +355,7 @@ def _pipelined(
     if data.startswith(b"."):
         data = b"." + data
     conn.send(data + (b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n"))
-    code, reply = conn.getreply()
-    if code == 421:
-        _discard(conn)
-    if code != 250:
-        return _answer(code, reply)
-    return _accepted(reply, rejected)
+    return _LastReply(conn, rejected)
 
 
 def _all_refused(recipients: list[str], rejected: dict[str, tuple[int, bytes]]) -> SendResult:

@@ -205,3 +205,35 @@ def test_smtp_return_path_is_the_rows_verp_so_its_bounce_finds_it(app, relay):
     db.session.expire_all()
     assert db.session.get(OutboxMessage, row.id).state == "bounced"
     assert is_suppressed(org.id, "Gone@Example.org")
+
+
+def test_the_next_message_is_composed_while_the_relay_takes_in_the_previous_one(app, relay):
+    """With PIPELINING the outbox reads the relay's reply to a message only after composing the
+    next one (SmtpTransport.start), and each outcome is still the relay's answer to its row."""
+    from server.mail.delivery import Delivery
+
+    org = make_org()
+    user = make_user(org)
+    _first, second, _third = queue(org, user, ["a@example.org", "b@example.org", "c@example.org"])
+    holding = relay.hold_after(0)  # the reply to the first message is held
+    composed_while_held: list[str] = []
+    ids = outbox.claim_batch("w1", limit=10, lease_seconds=60)
+
+    with Delivery() as delivery:
+
+        def compose(row: OutboxMessage) -> bytes:
+            if row.id == second.id:
+                # the relay has the first message and holds its reply: had the outbox waited
+                # for that reply before composing, this would come after the SMTP timeout
+                composed_while_held.append(row.recipient if holding.wait(10) else "")
+                relay.fail_next(554, stage="data")  # the second one will be refused
+                relay.release()
+            return delivery.compose(row)
+
+        report = outbox.send_claimed(ids, "w1", compose, delivery.transport_for)
+
+    assert composed_while_held == ["b@example.org"]
+    assert (report.sent, report.failed) == (2, 1)
+    assert states() == {"a@example.org": "sent", "b@example.org": "failed", "c@example.org": "sent"}
+    db.session.refresh(second)
+    assert second.last_error.startswith("554")

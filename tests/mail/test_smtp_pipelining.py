@@ -187,8 +187,10 @@ class ScriptedServer:
     """One connection on loopback: EHLO offers PIPELINING, MAIL/RCPT/DATA/end of data get the
     scripted replies, everything the client writes is kept in `received`."""
 
-    def __init__(self, replies: dict[str, str]) -> None:
+    def __init__(self, replies: dict[str, str], hold: threading.Event | None = None) -> None:
         self.replies = {"MAIL": "250 OK", "RSET": "250 OK", "QUIT": "221 Bye", **replies}
+        self.hold = hold  # set: the reply to an end of data may go out
+        self.data_ends = 0
         self.received = b""
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.host, self.port = self.listener.getsockname()
@@ -208,6 +210,10 @@ class ScriptedServer:
                 in_data = False
                 if verb == "EHLO":
                     reply = "250-scripted\r\n250-PIPELINING\r\n250 8BITMIME"
+                elif verb == "." and self.hold is not None:
+                    self.data_ends += 1
+                    self.hold.wait(30)
+                    reply = self.replies["."]
                 else:
                     reply = self.replies.get(verb, "500 unexpected")
                 conn.sendall(reply.encode() + b"\r\n")
@@ -261,3 +267,36 @@ def test_the_data_arrives_as_in_lock_step(sink, make_smtp_sink, data, exact):
     assert sink.messages[0].data == plain.messages[0].data
     if exact:
         assert sink.messages[0].data == data  # stuffed on the wire, unstuffed by the sink
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ("250 2.0.0 Ok: queued as 4Xyz", Accepted("4Xyz")),
+        ("554 5.7.1 rejected as spam", PermanentFailure("554 5.7.1 rejected as spam", 554)),
+        ("451 4.3.0 try later", TemporaryFailure("451 4.3.0 try later", None, 451)),
+    ],
+)
+def test_start_returns_before_the_reply_to_the_data_and_maps_it_when_asked(reply, expected):
+    """The server holds its reply to the data until the test lets it go: `start` has returned by
+    then (the outbox composes the next message meanwhile), and the result maps that reply."""
+    release = threading.Event()
+    server = ScriptedServer({"RCPT": "250 OK", "DATA": "354 go ahead", ".": reply}, hold=release)
+    transport = SmtpTransport(server.host, server.port, security="none", timeout=10)
+    verdict = transport.start("b@example.com", ["r@example.org"], message())
+    release.set()  # had `start` waited for the reply, it would have timed out: another result
+    assert verdict() == expected
+    transport.close()  # the connection went back to the pool: QUIT on it
+    server.stop()
+    assert server.received.endswith(b".\r\nquit\r\n")
+
+
+def test_plain_addresses_are_quoted_as_smtplib_quotes_them():
+    import smtplib
+
+    from server.mail.smtp import quote_address
+
+    for address in ["zoe@example.org", "bounces+42@org.example", "a.b-c_d@x.y", "é@ü.de", "",
+                    '"a b"@example.org', "Name <n@example.org>", "x(comment)@example.org",
+                    "a@b@c", "<already@example.org>"]:  # fmt: skip
+        assert quote_address(address) == smtplib.quoteaddr(address), address
