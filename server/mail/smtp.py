@@ -14,9 +14,10 @@ MAIL or every RCPT refused sends no data (RSET after a refused DATA; a single ".
 all the same, RFC 2920 section 3.1). Messages to more than `PIPELINE_RECIPIENTS` recipients, and
 servers without PIPELINING, go in lock-step.
 
-`start` leaves the reply to the data unread and returns what reads it: the outbox composes its
-next message while the relay takes this one in, instead of waiting idle for the verdict. The
-message still counts as sent only once that reply is read and is a 250.
+`start` leaves the reply to the data unread and returns what reads it (pipelined or not: nothing
+else is sent on the connection before that reply is read): the outbox composes its next message
+while the relay takes this one in, instead of waiting idle for the verdict. The message still
+counts as sent only once that reply is read and is a 250.
 """
 
 from __future__ import annotations
@@ -266,16 +267,14 @@ class SmtpTransport:
         if len(rejected) == len(recipients):
             _reset(conn)
             return _all_refused(recipients, rejected)
-        try:
-            code, reply = conn.data(message)
-        except smtplib.SMTPDataError as exc:
-            _reset(conn)
-            return _answer(exc.smtp_code, exc.smtp_error)
+        code, reply = conn.docmd("DATA")
         if code == 421:
             _discard(conn)
-        if code != 250:
             return _answer(code, reply)
-        return _accepted(reply, rejected)
+        if code != 354:
+            _reset(conn)
+            return _answer(code, reply)
+        return _send_data(conn, message, rejected)
 
 
 def _done(result: SendResult) -> Callable[[], SendResult]:
@@ -351,6 +350,14 @@ def _pipelined(
     if code != 354:
         _reset(conn)
         return _answer(code, reply)
+    return _send_data(conn, message, rejected)
+
+
+def _send_data(
+    conn: smtplib.SMTP, message: bytes, rejected: dict[str, tuple[int, bytes]]
+) -> _LastReply:
+    """The message after a 354, dot-stuffed and ended as smtplib's `data` does; its reply is
+    left to read."""
     data = message.replace(b"\n.", b"\n..")  # dot-stuffing, as smtplib's (?m)^\. at 1/4 the cost
     if data.startswith(b"."):
         data = b"." + data

@@ -187,8 +187,11 @@ class ScriptedServer:
     """One connection on loopback: EHLO offers PIPELINING, MAIL/RCPT/DATA/end of data get the
     scripted replies, everything the client writes is kept in `received`."""
 
-    def __init__(self, replies: dict[str, str], hold: threading.Event | None = None) -> None:
+    def __init__(
+        self, replies: dict[str, str], hold: threading.Event | None = None, pipelining: bool = True
+    ) -> None:
         self.replies = {"MAIL": "250 OK", "RSET": "250 OK", "QUIT": "221 Bye", **replies}
+        self.extensions = "250-PIPELINING\r\n250 8BITMIME" if pipelining else "250 8BITMIME"
         self.hold = hold  # set: the reply to an end of data may go out
         self.data_ends = 0
         self.received = b""
@@ -209,7 +212,7 @@ class ScriptedServer:
                     continue
                 in_data = False
                 if verb == "EHLO":
-                    reply = "250-scripted\r\n250-PIPELINING\r\n250 8BITMIME"
+                    reply = "250-scripted\r\n" + self.extensions
                 elif verb == "." and self.hold is not None:
                     self.data_ends += 1
                     self.hold.wait(30)
@@ -269,6 +272,7 @@ def test_the_data_arrives_as_in_lock_step(sink, make_smtp_sink, data, exact):
         assert sink.messages[0].data == data  # stuffed on the wire, unstuffed by the sink
 
 
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelining", "lock-step"])
 @pytest.mark.parametrize(
     ("reply", "expected"),
     [
@@ -277,11 +281,14 @@ def test_the_data_arrives_as_in_lock_step(sink, make_smtp_sink, data, exact):
         ("451 4.3.0 try later", TemporaryFailure("451 4.3.0 try later", None, 451)),
     ],
 )
-def test_start_returns_before_the_reply_to_the_data_and_maps_it_when_asked(reply, expected):
+def test_start_returns_before_the_reply_to_the_data_and_maps_it_when_asked(
+    reply, expected, pipelining
+):
     """The server holds its reply to the data until the test lets it go: `start` has returned by
     then (the outbox composes the next message meanwhile), and the result maps that reply."""
     release = threading.Event()
-    server = ScriptedServer({"RCPT": "250 OK", "DATA": "354 go ahead", ".": reply}, hold=release)
+    replies = {"RCPT": "250 OK", "DATA": "354 go ahead", ".": reply}
+    server = ScriptedServer(replies, hold=release, pipelining=pipelining)
     transport = SmtpTransport(server.host, server.port, security="none", timeout=10)
     verdict = transport.start("b@example.com", ["r@example.org"], message())
     release.set()  # had `start` waited for the reply, it would have timed out: another result
