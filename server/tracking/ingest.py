@@ -200,23 +200,28 @@ def submit(fields: dict[str, str]) -> None:
     _record_directly(fields)
 
 
-def _link_memory() -> dict[tuple[int, int], str]:
-    return current_app.extensions.setdefault("tracking_links", {})
+def _link_memory(app) -> dict[tuple[int, int], str]:
+    return app.extensions.setdefault("tracking_links", {})
 
 
 def submit_click(fields: dict[str, str], tracked_email_id: int, position: int) -> str | None:
     """Keep a click and answer its link's URL ("" for the trap); None: unknown, not kept."""
-    client = redis_client()
-    memory = _link_memory() if client is not None else {}
-    url = memory.get((tracked_email_id, position))
-    if url is None and client is not None:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    client = _redis_of(app)
+    memory = _link_memory(app) if client is not None else {}
+    key = (tracked_email_id, position)
+    url = memory.get(key)
+    if url is not None:  # a link never changes once sent
+        submit(fields)
+        return url
+    if client is not None:
         import redis
 
         try:
             cached = client.hget(f"{LINKS_KEY}{tracked_email_id}", str(position))
             url = cached.decode() if cached is not None else None
         except redis.RedisError:
-            current_app.logger.exception("tracking link cache unavailable")
+            app.logger.exception("tracking link cache unavailable")
     if url is None:
         url = link_url(tracked_email_id, position, fill_cache=client is not None)
     if url is None:
@@ -224,7 +229,7 @@ def submit_click(fields: dict[str, str], tracked_email_id: int, position: int) -
     if client is not None:
         if len(memory) >= LINK_MEMORY:
             memory.clear()
-        memory[(tracked_email_id, position)] = url
+        memory[key] = url
     submit(fields)
     return url
 

@@ -56,10 +56,11 @@ def click(token: str):
     if verified is None:
         return _plain(BAD_LINK, 404)
     tracked_email_id, position = verified
-    if request.method == "HEAD":
+    environ = request.environ
+    if environ["REQUEST_METHOD"] == "HEAD":
         url = ingest.link_url(tracked_email_id, position)
     else:
-        fields = ingest.capture("c", tracked_email_id, position)
+        fields = ingest.capture("c", tracked_email_id, position, environ)
         url = ingest.submit_click(fields, tracked_email_id, position)
     if url is None:
         return _plain(BAD_LINK, 404)
@@ -206,7 +207,10 @@ def prepare(body: dict):
 @bp.input(ListQuery, location="query", arg_name="query")
 @bp.output(PageOut)
 @bp.doc(
-    summary="My tracked emails, filtered by opened/unopened/clicked/unclicked (TRK-7)", tags=_TAGS
+    summary="My tracked emails, newest sent first, by opened/unopened/clicked/unclicked (TRK-7)",
+    description="Ordered by sent time, newest first; emails sent at the same time by id, "
+    "highest first. Pass `next_cursor` back as `cursor` for the next page.",
+    tags=_TAGS,
 )
 @auth_required()
 def list_emails(query: dict):
