@@ -197,7 +197,7 @@ def prepare_outbox_content(row: OutboxMessage, content: dict) -> dict:
 def list_tracked_emails(
     user: User, status: str | None = None, cursor: str | None = None, limit: int | None = None
 ) -> Page:
-    """A page of the user's tracked emails (status dicts), newest first (TRK-7)."""
+    """A page of the user's tracked emails (status dicts), newest sent first (TRK-7)."""
     return my_tracked_emails(user.org_id, user.id, status, cursor, limit)
 
 

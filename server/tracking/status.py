@@ -8,13 +8,15 @@ apart); an anonymous (several recipients) message's as "opened by one of its N r
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from ..errors import ValidationFailed
+from ..errors import BadRequest, ValidationFailed
 from ..extensions import db
 from ..mail.models import OutboxMessage
-from ..records.pagination import Page, paginate
+from ..records.pagination import Page, decode_cursor, paginate
 from .models import HUMAN, TrackedEmail, TrackedLink, TrackingEvent
 
 STATUSES = ("opened", "unopened", "clicked", "unclicked")
@@ -123,10 +125,28 @@ def tracking_status(
     return status_dict(email, _outbox_states([email]).get(email.outbox_id))
 
 
+# The order of "my tracked emails" (TRK-7): newest sent first, the id breaking ties, so keyset
+# pages neither repeat nor skip emails that share a sent time. `sent_at` is never NULL: it is set
+# when the tracked email is made, i.e. when the message is composed to go out (the add-in's
+# prepare call just before sending, the outbox's first send attempt). A message that never went
+# out (queued, not_sent) therefore sorts by the time it was composed, which is its creation time.
+# Served without a sort only by an index on (org_id, user_id, sent_at, id), which does not exist
+# yet: today the rep's rows are found by ix_tracked_emails_user and sorted (a top-N sort).
+EMAIL_ORDER = (TrackedEmail.sent_at, TrackedEmail.id)
+
+
+def _check_email_cursor(cursor: str | None) -> None:
+    """A cursor of the tracked emails list must hold an aware time and an id; 400 otherwise."""
+    key = decode_cursor(cursor, [datetime, int])
+    if key is not None and key[0].tzinfo is None:
+        raise BadRequest("The cursor is not valid; start again without it.", field="cursor")
+
+
 def my_tracked_emails(
     org_id: int, user_id: int, status: str | None, cursor: str | None, limit: int | None
 ) -> Page:
-    """The user's tracked emails, newest first, filtered by opened/unopened/clicked/unclicked."""
+    """The user's tracked emails, newest sent first (id breaks ties), filtered by status."""
+    _check_email_cursor(cursor)
     stmt = (
         select(TrackedEmail)
         .where(
@@ -151,7 +171,7 @@ def my_tracked_emails(
         stmt = stmt.where(TrackedEmail.clicks_human == 0)
     elif status:
         raise ValidationFailed(f"status must be one of {', '.join(STATUSES)}.", field="status")
-    page = paginate(stmt, [TrackedEmail.id], cursor, limit)
+    page = paginate(stmt, list(EMAIL_ORDER), cursor, limit)
     states = _outbox_states(page.items)
     page.items = [status_dict(email, states.get(email.outbox_id)) for email in page.items]
     return page

@@ -21,7 +21,7 @@ STATE_LABELS = {"sent": "Sent", "opened": "Opened", "clicked": "Clicked", "untra
 @bp.get("/tracking")
 @signed_in
 def tracking(user: User):
-    """My tracked emails, newest first, filterable by opened/unopened/clicked/unclicked."""
+    """My tracked emails, newest sent first (the API's order), filterable by status."""
     status = request.args.get("status") or ""
     if status not in {key for key, _ in FILTERS}:
         status = ""
