@@ -45,7 +45,10 @@ from .schemas import (
 bp = APIBlueprint("records", __name__)
 
 _SEARCH = {
-    "contact": "`q` matches a part of the name or the start of any email address.",
+    "contact": "`q` matches a part of the name or the start of any email address; a domain "
+    "(`acme.com`, also `@acme.co` while typing) the contacts whose address or primary company's "
+    "domain starts with it; several words (`Smith Ann`, `Smith, Ann`) the contacts whose first or "
+    "last name starts with each word, in any order.",
     "company": "`q` matches a part of the name or the start of a domain.",
     "deal": "`q` matches a part of the name.",
     "ticket": "`q` matches a part of the subject.",

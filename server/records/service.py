@@ -8,9 +8,10 @@ Custom object records live in custom_types.py; associations in associations.py.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from ..clock import utcnow
@@ -71,15 +72,63 @@ def get_record(org_id: int, kind: str, record_id: int) -> Any:
     return record
 
 
+# A query that looks like a domain ("acme.com", "@acme.co", "https://www.acme.com/"): one word
+# with a dot and no "@" inside; the captured part is compared with domains (REC search).
+_DOMAIN_QUERY = re.compile(r"^(?:https?://)?(?:www\.)?@?([\w-]+(?:\.[\w-]*)+)/?$")
+_NAME_WORDS = re.compile(r"[\s,]+")
+MAX_NAME_WORDS = 5  # more words than a name has: no name-word rule
+
+
+def _domain_of_query(term: str) -> str | None:
+    """The domain (or its start) a lower-case query names, or None when it names no domain."""
+    match = _DOMAIN_QUERY.match(term)
+    return match.group(1) if match else None
+
+
+def _idna(domain: str) -> str:
+    """The ASCII form company domains are stored in (the text itself when it has none)."""
+    try:
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return domain
+
+
+def _contact_search(org_id: int, term: str):
+    """Contacts whose name contains `term`, whose address starts with it, whose address's or
+    primary company's domain starts with it (a domain-like `term`), or whose first and last
+    names start with its words in either order ("Smith Ann", "Smith, Ann")."""
+    full_name = func.lower(Contact.first_name + " " + Contact.last_name)
+    address = ContactEmail.email_normalized
+    address_matches = address.startswith(term, autoescape=True)
+    clauses = [full_name.contains(term, autoescape=True)]
+    domain = _domain_of_query(term)
+    if domain:
+        address_matches = address_matches | address.contains("@" + domain, autoescape=True)
+        by_company_domain = select(CompanyDomain.company_id).where(
+            CompanyDomain.org_id == org_id,
+            CompanyDomain.domain.startswith(_idna(domain), autoescape=True),
+        )
+        clauses.append(Contact.primary_company_id.in_(by_company_domain))
+    by_email = select(ContactEmail.contact_id).where(ContactEmail.org_id == org_id, address_matches)
+    clauses.append(Contact.id.in_(by_email))
+    words = [word for word in _NAME_WORDS.split(term) if word]
+    if words and words != [term] and len(words) <= MAX_NAME_WORDS:
+        first, last = func.lower(Contact.first_name), func.lower(Contact.last_name)
+        clauses.append(
+            and_(
+                *(
+                    first.startswith(word, autoescape=True) | last.startswith(word, autoescape=True)
+                    for word in words
+                )
+            )
+        )
+    return or_(*clauses)
+
+
 def _search(kind: str, org_id: int, q: str):
     term = q.strip().lower()
     if kind == "contact":
-        full_name = func.lower(Contact.first_name + " " + Contact.last_name)
-        by_email = select(ContactEmail.contact_id).where(
-            ContactEmail.org_id == org_id,
-            ContactEmail.email_normalized.startswith(term, autoescape=True),
-        )
-        return full_name.contains(term, autoescape=True) | Contact.id.in_(by_email)
+        return _contact_search(org_id, term)
     if kind == "company":
         by_domain = select(CompanyDomain.company_id).where(
             CompanyDomain.org_id == org_id, CompanyDomain.domain.startswith(term, autoescape=True)

@@ -220,7 +220,8 @@ def test_search_by_part_of_name_or_start_of_any_address(client):
     assert ids("ann lee") == [ann.id]
     assert ids("LEE") == [ann.id]
     assert ids("boss@w") == [ann.id]  # a second address, any case
-    assert ids("work.example") == []  # addresses match from the start only
+    assert ids("ork.example") == []  # addresses match from the start only
+    assert ids("work.example") == [ann.id]  # or from the start of their domain (a domain query)
     assert len(ids("0%")) == 1 and ids("%") == ids("0%")  # LIKE wildcards are plain text
 
 
