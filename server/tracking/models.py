@@ -24,7 +24,8 @@ class TrackedEmail(db.Model):
 
     __tablename__ = "tracked_emails"
     __table_args__ = (
-        Index("ix_tracked_emails_user", "org_id", "user_id", "id"),
+        # a rep's list, newest sent first (status.py), read in index order
+        Index("ix_tracked_emails_user_sent", "org_id", "user_id", "sent_at", "id"),
         Index("ix_tracked_emails_message", "org_id", "message_id"),
     )
 

@@ -130,8 +130,7 @@ def tracking_status(
 # when the tracked email is made, i.e. when the message is composed to go out (the add-in's
 # prepare call just before sending, the outbox's first send attempt). A message that never went
 # out (queued, not_sent) therefore sorts by the time it was composed, which is its creation time.
-# Served without a sort only by an index on (org_id, user_id, sent_at, id), which does not exist
-# yet: today the rep's rows are found by ix_tracked_emails_user and sorted (a top-N sort).
+# Read in the order of ix_tracked_emails_user_sent (org_id, user_id, sent_at, id), no sort.
 EMAIL_ORDER = (TrackedEmail.sent_at, TrackedEmail.id)
 
 
