@@ -16,6 +16,7 @@ from sqlalchemy import delete, select
 from ..clock import utcnow
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..extensions import db
+from . import dead_letter_parts  # noqa: F401  (the data subject part, GDPR-8)
 from .inbound import RouteResult, route_inbound
 from .inbound_models import DEAD_LETTER_STATUSES, DeadLetter
 
