@@ -10,6 +10,7 @@ from typing import Any
 from apiflask import APIFlask
 from werkzeug.routing import IntegerConverter
 
+from . import input_text
 from .config import Config, normalize_database_url
 from .errors import register_error_handlers
 from .extensions import db, migrate
@@ -130,6 +131,7 @@ def create_app(config: Config | dict | None = None) -> APIFlask:
         configure_engine_events(db.engine)
 
     register_error_handlers(app)
+    input_text.register(app)
     app.url_map.converters["int"] = IdConverter
     for dotted in BLUEPRINTS:
         app.register_blueprint(_load(dotted))
