@@ -5,24 +5,34 @@ surrogates (a JSON escape such as \\ud800 decodes to one; it cannot be encoded a
 Checked before any view runs: query parameters, path parameters, url-encoded forms and JSON
 bodies (a JSON body is parsed for the check only when it holds a \\u escape: the only way either
 character can appear in valid JSON). Multipart bodies (file uploads) are left to their views,
-which read them as streams.
+which read them as streams. A view that takes mail content as it comes and strips NULs itself
+(the add-in's compose text) is marked with `strips_nul`: only unpaired surrogates are refused
+there.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 
 from .errors import ValidationFailed
 
 MESSAGE = "Text may not contain NUL characters or unpaired surrogates."
 
 
-def unstorable(text: str) -> bool:
-    """True for text with a NUL character or an unpaired surrogate."""
-    if "\x00" in text:
+def strips_nul(view: Callable) -> Callable:
+    """Mark a view that removes NUL characters from its input itself (put it right under the
+    route decorator)."""
+    view.strips_nul = True  # type: ignore[attr-defined]
+    return view
+
+
+def unstorable(text: str, nul_allowed: bool = False) -> bool:
+    """True for text with a NUL character (unless allowed) or an unpaired surrogate."""
+    if not nul_allowed and "\x00" in text:
         return True
     if text.isascii():
         return False
@@ -33,21 +43,22 @@ def unstorable(text: str) -> bool:
     return False
 
 
-def _first_bad_path(value: Any, path: str) -> str | None:
+def _first_bad_path(value: Any, path: str, nul_allowed: bool) -> str | None:
     """The dotted path of the first unstorable string (or key) in a JSON value, else None."""
     if isinstance(value, str):
-        return path if unstorable(value) else None
+        return path if unstorable(value, nul_allowed) else None
     if isinstance(value, dict):
         for key, item in value.items():
             here = f"{path}.{key}" if path else str(key)
-            if unstorable(key):
+            if unstorable(key, nul_allowed):
                 return path or "body"
-            found = _first_bad_path(item, here)
+            found = _first_bad_path(item, here, nul_allowed)
             if found is not None:
                 return found
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            found = _first_bad_path(item, f"{path}.{index}" if path else str(index))
+            here = f"{path}.{index}" if path else str(index)
+            found = _first_bad_path(item, here, nul_allowed)
             if found is not None:
                 return found
     return None
@@ -55,13 +66,15 @@ def _first_bad_path(value: Any, path: str) -> str | None:
 
 def refuse_unstorable_text() -> None:
     """The before-request check (see the module's docstring)."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    nul_allowed = getattr(view, "strips_nul", False)
     for source in (request.args, request.view_args or {}):
         for name, value in source.items():
-            if isinstance(value, str) and unstorable(value):
+            if isinstance(value, str) and unstorable(value, nul_allowed):
                 raise ValidationFailed(MESSAGE, field=name)
     if request.mimetype == "application/x-www-form-urlencoded":
         for name, value in request.form.items(multi=True):
-            if unstorable(name) or unstorable(value):
+            if unstorable(name, nul_allowed) or unstorable(value, nul_allowed):
                 raise ValidationFailed(MESSAGE, field=name)
     elif request.is_json:
         data = request.get_data(cache=True)
@@ -71,7 +84,7 @@ def refuse_unstorable_text() -> None:
             parsed = json.loads(data)
         except ValueError:
             return  # not JSON: the view's own parsing answers 400
-        field = _first_bad_path(parsed, "")
+        field = _first_bad_path(parsed, "", nul_allowed)
         if field is not None:
             raise ValidationFailed(MESSAGE, field=field or "body")
 

@@ -17,6 +17,7 @@ from flask import Response, request
 from ..auth.guard import auth_required, current_user
 from ..errors import NotFound, ValidationFailed
 from ..extensions import db
+from ..input_text import strips_nul
 from ..records.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from . import ingest, logged_copies, service, status  # noqa: F401  (logged_copies: email.logged)
 from .tokens import verify_click, verify_open
@@ -171,6 +172,7 @@ def options(body: dict):
 
 
 @bp.post("/api/tracking/prepare")
+@strips_nul  # compose text as Outlook or Gmail gives it; service.py strips NULs
 @bp.input(PrepareIn, arg_name="body")
 @bp.output(PrepareOut)
 @bp.doc(summary="Track an email about to be sent: pixel, rewritten links (TRK-1..3)", tags=_TAGS)

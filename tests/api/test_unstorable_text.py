@@ -73,3 +73,12 @@ def test_an_escaped_backslash_is_plain_text(rep):
     answer = _contact(rep, "\\u0000", "b@example.org")
     assert answer.status_code == 201, answer.json
     assert answer.json["first_name"] == "\\u0000"
+
+
+def test_compose_text_for_tracking_may_hold_nul_but_not_a_lone_surrogate(rep):
+    """/api/tracking/prepare takes compose text as the mail client gives it and strips NULs
+    itself (TRK-1); an unpaired surrogate is refused there too."""
+    body = {"text": "Hi\x00", "recipients": ["ann@example.org"], "subject": "a\x00b"}
+    assert _post_json(rep, "/api/tracking/prepare", body).status_code == 200
+    answer = _post_json(rep, "/api/tracking/prepare", {**body, "subject": "a\udc00"})
+    assert answer.status_code == 422 and answer.json["error"]["field"] == "subject"
