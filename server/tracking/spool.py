@@ -1,12 +1,12 @@
 """A per-process append-only spool between the endpoints and the Redis stream (item 9).
 
-The endpoint appends its event as one JSON line to this process's spool file (one `write`, no
-network, no SQL) and answers; a shipper thread moves new lines to the Redis stream in pipelined
-batches. The file outlives the process: a worker that dies (even SIGKILL) leaves its spool
-behind, and any process of the host (the next gunicorn worker, the drain task) adopts files no
-live process holds (each live spool is held with an exclusive `flock`) and ships them. A line
-shipped twice (a crash between XADD and the offset moving) is harmless: every event carries its
-own uid, and recording skips uids it already has.
+The endpoint appends its event as one JSON line to its thread's spool file (one `write`, no lock,
+no network, no SQL) and answers; a shipper thread moves new lines to the Redis stream in
+pipelined batches. The files outlive the process: a worker that dies (even SIGKILL) leaves its
+spool behind, and any process of the host (the next gunicorn worker, the drain task) adopts files
+no live process holds (each live spool file is held with an exclusive `flock`) and ships them.
+A line shipped twice (a crash between XADD and the offset moving) is harmless: every event
+carries its own uid, and recording skips uids it already has.
 """
 
 from __future__ import annotations
@@ -55,52 +55,101 @@ def entry_lines(fields: dict) -> list[dict]:
     return events
 
 
+class _File:
+    """One spool file, appended to by one request thread only (so appends take no lock)."""
+
+    def __init__(self, directory: Path) -> None:
+        name = f"{os.uname().nodename}-{os.getpid()}-{secrets.token_hex(4)}"
+        temporary = directory / f"{name}.tmp"  # adopters only look at *.spool
+        fd = os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        self.path = directory / f"{name}{SUFFIX}"
+        os.rename(temporary, self.path)
+        self.fd = fd
+        self.written = 0  # bytes appended, by its thread
+        self.shipped = 0  # bytes moved to the stream, by the shipper
+        self.sealed = False  # set by its thread once it appends elsewhere
+        self.owner = threading.current_thread()
+
+    def done_writing(self) -> bool:
+        """True once nothing more will be appended: its thread moved on, or is gone (servers
+        that start a thread per request)."""
+        return self.sealed or not self.owner.is_alive()
+
+
 class Spool:
-    """This process's spool file: append from request threads, ship from one thread."""
+    """This process's spool: each request thread appends to a file of its own (no lock on the
+    request path: a lock held across the `write`, which lets go of the GIL, made the threads
+    queue behind whichever one was waiting to get the GIL back); one shipper moves new lines
+    to the stream, and removes a file once its thread has moved on and it is fully shipped."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.pid = os.getpid()
-        self.lock = threading.Lock()  # appends and rotation
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.local = threading.local()
+        self.files: list[_File] = []
+        self.files_lock = threading.Lock()  # the list of files (a new one, a finished one)
         self.ship_lock = threading.Lock()  # one shipper at a time
         self.wake = threading.Event()
         self.thread: threading.Thread | None = None
-        self._open()
 
-    def _open(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        name = f"{os.uname().nodename}-{self.pid}-{secrets.token_hex(4)}"
-        temporary = self.directory / f"{name}.tmp"  # adopters only look at *.spool
-        fd = os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        self.path = self.directory / f"{name}{SUFFIX}"
-        os.rename(temporary, self.path)
-        self.fd, self.shipped = fd, 0
+    def _file(self) -> _File:
+        """The calling thread's file, a new one when it has none or it grew past ROTATE_BYTES."""
+        current = getattr(self.local, "file", None)
+        if current is not None and current.written < ROTATE_BYTES:
+            return current
+        fresh = _File(self.directory)
+        with self.files_lock:
+            self.files.append(fresh)
+        self.local.file = fresh
+        if current is not None:
+            current.sealed = True  # after the switch: nothing more is written to it
+        return fresh
 
     def append(self, fields: dict) -> None:
         """Keep one event (durable once this returns, whatever happens to the process)."""
         line = orjson.dumps(fields, option=orjson.OPT_APPEND_NEWLINE)
-        with self.lock:
-            os.write(self.fd, line)
+        file = self._file()
+        os.write(file.fd, line)
+        file.written += len(line)
 
     def ship(self, client, stream: str) -> int:
-        """Move the lines not shipped yet to the stream; rotate a fully shipped large file."""
+        """Move the lines not shipped yet to the stream; remove sealed files fully shipped."""
         with self.ship_lock:
-            with self.lock:
-                fd, start = self.fd, self.shipped
-                size = os.fstat(fd).st_size
-            if size <= start:
-                return 0
-            events, used = _lines(os.pread(fd, size - start, start))
-            _xadd_all(client, stream, events)
-            with self.lock:
-                self.shipped = start + used
-                if self.shipped >= ROTATE_BYTES and os.fstat(self.fd).st_size == self.shipped:
-                    old_fd, old_path = self.fd, self.path
-                    self._open()
-                    os.unlink(old_path)
-                    os.close(old_fd)
-            return len(events)
+            with self.files_lock:
+                files = list(self.files)
+            shipped, finished = 0, []
+            for file in files:
+                sealed = file.done_writing()  # first: once done, its size no longer changes
+                size = os.fstat(file.fd).st_size
+                if size > file.shipped:
+                    events, used = _lines(os.pread(file.fd, size - file.shipped, file.shipped))
+                    _xadd_all(client, stream, events)
+                    file.shipped += used
+                    shipped += len(events)
+                if sealed and file.shipped >= size:
+                    finished.append(file)
+            for file in finished:
+                with self.files_lock:
+                    self.files.remove(file)
+                os.unlink(file.path)
+                os.close(file.fd)
+            return shipped
+
+    def reship_all(self) -> None:
+        """Ship every line again from the start (as if the shipper had died between XADD and
+        moving its offsets; tests)."""
+        with self.ship_lock, self.files_lock:
+            for file in self.files:
+                file.shipped = 0
+
+    def close(self) -> None:
+        """Close the files (their contents stay for adoption; tests)."""
+        with self.files_lock:
+            files, self.files = self.files, []
+        for file in files:
+            os.close(file.fd)
 
     def start_shipper(self, client, stream: str, interval: float = 0.1) -> None:
         """Ship in a daemon thread (and once more at exit)."""
@@ -116,7 +165,7 @@ class Spool:
                 self.wake.wait(interval)
                 try:
                     self.ship(client, stream)
-                except Exception:  # Redis away: the lines wait in the file
+                except Exception:  # Redis away: the lines wait in the files
                     log.exception("tracking spool not shipped; retrying")
                     self.wake.wait(1.0)
 

@@ -54,7 +54,7 @@ def stream(app, tmp_path):
     app.extensions.pop("tracking_spool", None)
     spool = ingest._SPOOLS.pop((os.getpid(), str(tmp_path)), None)
     if spool is not None:
-        os.close(spool.fd)
+        spool.close()
 
 
 def _stored() -> int:
@@ -145,7 +145,7 @@ def test_a_spool_shipped_twice_is_recorded_once(world, client, stream):
         hit_open(client, email.id, ip=f"198.51.100.{i + 1}")
     spool = ingest._SPOOLS[(os.getpid(), ingest.spool_directory().as_posix())]
     assert isinstance(spool, Spool) and ingest.ship_pending() == 5
-    spool.shipped = 0  # as if the shipper died between XADD and moving its offset
+    spool.reship_all()  # as if the shipper died between XADD and moving its offsets
     assert ingest.ship_pending() == 5
     assert drain(consumer="w1") == 5
     assert _stored() == 5
@@ -171,3 +171,43 @@ def test_without_redis_the_endpoint_records_directly(world, client):
     email = tracked(world)
     hit_open(client, email.id)
     assert [e.kind for e in events(email.id)] == ["open"]
+
+
+@needs_redis
+def test_threads_append_without_a_lock_and_rotated_files_go_once_shipped(stream, tmp_path):
+    """Item 9: each request thread appends to a file of its own; a thread's file that grew past
+    the rotation size is sealed, shipped to its end and removed; every line reaches the stream
+    exactly once, including a dead thread's."""
+    import threading
+
+    from server.tracking import spool as spool_module
+
+    name = f"test:spool:{uuid.uuid4().hex}"
+    spool = Spool(tmp_path)
+    rotate = spool_module.ROTATE_BYTES
+    spool_module.ROTATE_BYTES = 2_000  # a dozen lines a file
+    try:
+
+        def write(thread: int) -> None:
+            for i in range(300):
+                spool.append({"u": f"t{thread}-{i}", "k": "o", "t": "1", "p": "", "at": "0"})
+                if i % 50 == 0:
+                    spool.ship(stream, name)  # the shipper runs while threads append
+
+        threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        spool.ship(stream, name)
+    finally:
+        spool_module.ROTATE_BYTES = rotate
+    uids = [
+        event["u"]
+        for _id, fields in stream.xrange(name)
+        for event in spool_module.entry_lines(fields)
+    ]
+    stream.delete(name)
+    assert sorted(uids) == sorted(f"t{t}-{i}" for t in range(4) for i in range(300))
+    # the threads are gone, so every file was done with, shipped and removed
+    assert spool.files == [] and list(tmp_path.glob("*.spool")) == []
