@@ -181,10 +181,10 @@ class SmtpTransport:
     ) -> Callable[[], SendResult]:
         """Send one message up to its last reply and return what reads that reply and maps it.
 
-        With PIPELINING the data goes out and the server's verdict is read only when the result
-        is called: the caller composes its next message meanwhile, while the server takes this
-        one in. Until then the connection stays checked out; call the result before starting
-        another message that should reuse it."""
+        The data goes out (pipelined or in lock-step) and the server's verdict on it is read only
+        when the result is called: the caller composes its next message meanwhile, while the
+        server takes this one in. Until then the connection stays checked out; call the result
+        before starting another message that should reuse it."""
         if not recipients:
             raise ValueError("no recipients")
         addresses = [envelope_from, *recipients]
