@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import delete
+
 from ..clock import utcnow
 from ..errors import ValidationFailed
 from ..extensions import db
@@ -55,6 +57,15 @@ def register_data_subject_part(
 ) -> None:
     """Add (or replace, by name) a part that export and erase both run."""
     PARTS[name] = DataSubjectPart(name, export_fn, erase_fn, order)
+
+
+def delete_by_ids(model: type, ids: list[int]) -> int:
+    """Delete `model` rows by id in the caller's transaction (for erase parts); how many."""
+    if ids:
+        db.session.execute(
+            delete(model).where(model.id.in_(ids)).execution_options(synchronize_session="fetch")
+        )
+    return len(ids)
 
 
 def _parts_in_erase_order() -> list[DataSubjectPart]:

@@ -22,7 +22,7 @@ from email.policy import compat32
 from email.utils import getaddresses
 from typing import Any
 
-from sqlalchemy import LargeBinary, delete, func, select
+from sqlalchemy import LargeBinary, func, select
 
 from ..extensions import db
 from .inbound_models import DeadLetter
@@ -110,14 +110,10 @@ def export_dead_letters(org_id: int, contact: Any) -> list[dict]:
 
 def erase_dead_letters(org_id: int, contact: Any) -> dict:
     """Delete the org's dead letters naming the contact (caller's transaction, no commit)."""
+    from ..consent.data_subject import delete_by_ids
+
     ids = [row.id for row, _, _ in _concerning(org_id, contact)]
-    if ids:
-        db.session.execute(
-            delete(DeadLetter)
-            .where(DeadLetter.id.in_(ids))
-            .execution_options(synchronize_session="fetch")
-        )
-    return {"dead_letters": len(ids)}
+    return {"dead_letters": delete_by_ids(DeadLetter, ids)}
 
 
 def _register() -> None:

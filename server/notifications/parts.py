@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Text, and_, cast, delete, or_, select
+from sqlalchemy import Text, and_, cast, or_, select
 
 from ..extensions import db
 from ..tracking.models import TrackedEmail
@@ -102,14 +102,10 @@ def export_notifications(org_id: int, contact: Any) -> list[dict]:
 
 def erase_notifications(org_id: int, contact: Any) -> dict:
     """Delete the notifications concerning the contact (caller's transaction, no commit)."""
+    from ..consent.data_subject import delete_by_ids
+
     ids = list(db.session.scalars(select(Notification.id).where(_concerning(org_id, contact))))
-    if ids:
-        db.session.execute(
-            delete(Notification)
-            .where(Notification.id.in_(ids))
-            .execution_options(synchronize_session="fetch")
-        )
-    return {"notifications": len(ids)}
+    return {"notifications": delete_by_ids(Notification, ids)}
 
 
 def _register() -> None:
