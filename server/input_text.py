@@ -2,12 +2,13 @@
 a 500 from the driver: NUL characters (PostgreSQL refuses them in text) and unpaired UTF-16
 surrogates (a JSON escape such as \\ud800 decodes to one; it cannot be encoded as UTF-8).
 
-Checked before any view runs: query parameters, path parameters, url-encoded forms and JSON
-bodies (a JSON body is parsed for the check only when it holds a \\u escape: the only way either
-character can appear in valid JSON). Multipart bodies (file uploads) are left to their views,
-which read them as streams. A view that takes mail content as it comes and strips NULs itself
-(the add-in's compose text) is marked with `strips_nul`: only unpaired surrogates are refused
-there.
+Checked before any view of the JSON API (`/api/...`) runs: query parameters, path parameters,
+url-encoded forms and JSON bodies (a JSON body is parsed for the check only when it holds a
+\\u escape: the only way either character can appear in valid JSON). Multipart bodies (file
+uploads) are left to their views, which read them as streams. A view that takes mail content as
+it comes and strips NULs itself (the add-in's compose text) is marked with `strips_nul`: only
+unpaired surrogates are refused there. Other paths keep their own contracts: the pixel always
+answers its GIF, the unsubscribe pages a page, the Gmail add-on a card.
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ def _first_bad_path(value: Any, path: str, nul_allowed: bool) -> str | None:
 
 def refuse_unstorable_text() -> None:
     """The before-request check (see the module's docstring)."""
+    if not request.path.startswith("/api/"):
+        return
     view = current_app.view_functions.get(request.endpoint or "")
     nul_allowed = getattr(view, "strips_nul", False)
     for source in (request.args, request.view_args or {}):
@@ -73,6 +76,7 @@ def refuse_unstorable_text() -> None:
             if isinstance(value, str) and unstorable(value, nul_allowed):
                 raise ValidationFailed(MESSAGE, field=name)
     if request.mimetype == "application/x-www-form-urlencoded":
+        request.get_data(cache=True)  # kept for the view: the form is then parsed from it
         for name, value in request.form.items(multi=True):
             if unstorable(name, nul_allowed) or unstorable(value, nul_allowed):
                 raise ValidationFailed(MESSAGE, field=name)

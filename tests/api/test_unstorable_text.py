@@ -82,3 +82,20 @@ def test_compose_text_for_tracking_may_hold_nul_but_not_a_lone_surrogate(rep):
     assert _post_json(rep, "/api/tracking/prepare", body).status_code == 200
     answer = _post_json(rep, "/api/tracking/prepare", {**body, "subject": "a\udc00"})
     assert answer.status_code == 422 and answer.json["error"]["field"] == "subject"
+
+
+def test_paths_outside_the_api_keep_their_own_answers(client):
+    """The pixel always answers its GIF (TRK-1) and an unsubscribe link a page (GDPR-7), NUL or
+    not: only the JSON API answers this 422."""
+    pixel = client.get("/t/o/anything", query_string={"x": "a\x00b"})
+    assert pixel.status_code == 200 and pixel.mimetype == "image/gif"
+    assert client.get("/u/%00").status_code == 404
+
+
+def test_a_url_encoded_form_with_nul_names_the_field(rep):
+    answer = rep.post(
+        "/api/consent/check",
+        data="recipients=a%00b%40example.org",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert answer.status_code == 422 and answer.json["error"]["field"] == "recipients"
