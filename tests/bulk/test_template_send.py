@@ -5,7 +5,6 @@ the SMTP sink and logged once."""
 from __future__ import annotations
 
 import email
-import time
 from email.policy import default as default_policy
 
 import pytest
@@ -24,6 +23,7 @@ from tests.factories import (
     make_org,
     make_user,
 )
+from tests.workers import wait_until
 
 HTML = '<p>Dear {{ first_name | default("friend") }} of {{ company | default("you") }},</p>'
 
@@ -56,14 +56,9 @@ def template(api, **body) -> int:
     return response.json["id"]
 
 
-def wait_for(predicate, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        db.session.expire_all()
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
+def logged_count() -> int:
+    db.session.expire_all()
+    return db.session.scalar(select(func.count()).select_from(LoggedEmail))
 
 
 def test_a_template_is_rendered_for_each_recipient_and_sent_through_the_sink(
@@ -79,7 +74,7 @@ def test_a_template_is_rendered_for_each_recipient_and_sent_through_the_sink(
 
     assert response.status_code == 202, response.json
     start = runner(app)
-    assert wait_for(lambda: db.session.scalar(select(func.count()).select_from(LoggedEmail)) == 1)
+    wait_until(lambda: logged_count() == 1, 30, "the sent email to be logged", poll=0.05)
     assert start.wait_idle(timeout=30)
     by_recipient = {}
     for received in relay.messages:

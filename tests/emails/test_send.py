@@ -5,7 +5,6 @@ the outbox, logged once sent."""
 from __future__ import annotations
 
 import email
-import time
 from datetime import UTC, datetime, timedelta
 from email.policy import default as default_policy
 
@@ -28,6 +27,7 @@ from tests.factories import (
     make_ticket,
     make_user,
 )
+from tests.workers import wait_until
 
 
 @pytest.fixture
@@ -59,14 +59,9 @@ def send(api, record: str, record_id: int, **body):
     return api.post(f"/api/records/{record}/{record_id}/emails", json=body)
 
 
-def wait_for(predicate, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        db.session.expire_all()
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
+def logged_count() -> int:
+    db.session.expire_all()
+    return db.session.scalar(select(func.count()).select_from(LoggedEmail))
 
 
 def test_send_now_goes_through_the_outbox_and_is_logged_once_sent(app, client, relay, runner):
@@ -78,7 +73,7 @@ def test_send_now_goes_through_the_outbox_and_is_logged_once_sent(app, client, r
     assert response.json["logged_when_sent"] and not response.json["scheduled"]
     assert response.json["purpose"] == "commercial" and response.json["transport"] == "smtp"
     start = runner(app)
-    assert wait_for(lambda: db.session.scalar(select(func.count()).select_from(LoggedEmail)) == 1)
+    wait_until(lambda: logged_count() == 1, 30, "the sent email to be logged", poll=0.05)
     assert start.wait_idle(timeout=30)
     [received] = relay.messages
     message = email.message_from_bytes(received.data, policy=default_policy)
