@@ -360,6 +360,18 @@ self.onMessageSendHandler({completed: (options) => postMessage({names, options,
 """
 
 
+def in_web_worker(page, code: str) -> dict:
+    """Run `code` in a Web Worker of `page` (no DOM, no localStorage); the message it posts."""
+    return page.evaluate(
+        """(code) => new Promise((resolve, reject) => {
+             const worker = new Worker(URL.createObjectURL(new Blob([code])));
+             worker.onmessage = (e) => resolve(e.data);
+             worker.onerror = (e) => reject(new Error(e.message));
+           })""",
+        code,
+    )
+
+
 def test_send_handler_runs_without_a_dom_like_the_javascript_only_runtime(outlook, panes):
     """Classic Outlook loads commands.js alone, with no DOM and no localStorage: in a Web
     Worker it still associates both handlers and answers the send from absolute URLs (UI-1)."""
@@ -369,14 +381,7 @@ def test_send_handler_runs_without_a_dom_like_the_javascript_only_runtime(outloo
         f"const TO = {json.dumps([address])}; const TOKEN = {json.dumps(outlook.token())};"
         f" const SCRIPT = {json.dumps(outlook.url + '/addin/commands.js')};" + WORKER
     )
-    answer = page.evaluate(
-        """(code) => new Promise((resolve, reject) => {
-             const worker = new Worker(URL.createObjectURL(new Blob([code])));
-             worker.onmessage = (e) => resolve(e.data);
-             worker.onerror = (e) => reject(new Error(e.message));
-           })""",
-        code,
-    )
+    answer = in_web_worker(page, code)
     assert answer["dom"] == "undefined" and answer["storage"] == "undefined"
     assert sorted(answer["names"]) == ["onMessageSendHandler", "onNewMessageComposeHandler"]
     assert answer["options"]["allowEvent"] is False

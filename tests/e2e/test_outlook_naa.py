@@ -238,14 +238,7 @@ def test_javascript_only_runtime_falls_back_to_office_sso(outlook, panes):
         f" const TOKEN = {json.dumps(outlook.token())};"
         f" const SCRIPT = {json.dumps(outlook.url + '/addin/commands.js')};" + worker
     )
-    answer = page.evaluate(
-        """(code) => new Promise((resolve, reject) => {
-             const worker = new Worker(URL.createObjectURL(new Blob([code])));
-             worker.onmessage = (e) => resolve(e.data);
-             worker.onerror = (e) => reject(new Error(e.message));
-           })""",
-        code,
-    )
+    answer = addin.in_web_worker(page, code)
     assert answer["dom"] == "undefined" and answer["msal"] == "undefined"
     assert answer["sso"] == 1
     assert answer["options"]["allowEvent"] is False
